@@ -1,0 +1,1 @@
+"""modenorm: lossless mode-specific normalization for very large tables."""
