@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numba
 
-STRICT = {"nopython": True, "nogil": True, "cache": True, "fastmath": False}
+STRICT = {"nogil": True, "cache": True, "fastmath": False}
 """Kernels whose results must be bit-reproducible (encode, decode, summaries)."""
 
-FAST = {"nopython": True, "nogil": True, "cache": True, "fastmath": True}
+FAST = {"nogil": True, "cache": True, "fastmath": True}
 """Kernels that only feed the mixture fit, where reassociation is harmless."""
 
 

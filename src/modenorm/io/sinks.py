@@ -1,0 +1,146 @@
+"""Outputs written atomically: under a temporary name, moved into place at the end.
+
+A run killed at any moment leaves either no output or the previous one, never
+a partial file that looks complete.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from modenorm.errors import OutputExistsError, SourceError
+
+__all__ = ["ParquetSink", "atomic_write_text", "check_output"]
+
+COMPRESSIONS = ("zstd", "snappy", "lz4", "gzip", "none")
+
+
+def _temp_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.partial-{uuid.uuid4().hex[:8]}")
+
+
+def check_output(path: Path, overwrite: bool) -> None:
+    """Refuse an existing output unless ``overwrite`` is set."""
+    if path.exists() and not overwrite:
+        raise OutputExistsError(
+            f"output {str(path)!r} exists already; pass --overwrite "
+            "(overwrite=True) to replace it, or choose another path"
+        )
+    if not path.parent.exists():
+        raise SourceError(f"folder {str(path.parent)!r} of the output does not exist")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write a text file under a temporary name, then move it into place."""
+    tmp = _temp_name(path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+class ParquetSink:
+    """Write chunks to Parquet: one file, or a folder of part files.
+
+    Parameters
+    ----------
+    path : Path
+        Final output path (a file, or a folder when ``part_rows`` is set).
+    compression : str
+        One of ``zstd``, ``snappy``, ``lz4``, ``gzip`` or ``none``.
+    part_rows : int or None
+        When set, write a folder of part files of about this many rows each.
+    overwrite : bool
+        Replace an existing output.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        compression: str = "zstd",
+        part_rows: int | None = None,
+        overwrite: bool = False,
+        row_group_rows: int = 1 << 20,
+    ) -> None:
+        if compression not in COMPRESSIONS:
+            raise ValueError(
+                f"compression {compression!r} is not one of {', '.join(COMPRESSIONS)}"
+            )
+        self.path = Path(path)
+        check_output(self.path, overwrite)
+        self.compression = compression
+        self.part_rows = part_rows
+        self.row_group_rows = row_group_rows
+        self.rows_written = 0
+        self._tmp = _temp_name(self.path)
+        self._writer: pq.ParquetWriter | None = None
+        self._part = 0
+        self._part_rows_written = 0
+        if part_rows:
+            self._tmp.mkdir()
+
+    def _open_writer(self, schema: pa.Schema) -> pq.ParquetWriter:
+        target = self._tmp
+        if self.part_rows:
+            target = self._tmp / f"part-{self._part:05d}.parquet"
+        return pq.ParquetWriter(target, schema, compression=self.compression)
+
+    def write(self, chunk: pl.DataFrame) -> None:
+        """Append one chunk."""
+        table = chunk.to_arrow()
+        if self.part_rows and self._part_rows_written >= self.part_rows:
+            self._writer.close()
+            self._writer = None
+            self._part += 1
+            self._part_rows_written = 0
+        if self._writer is None:
+            self._writer = self._open_writer(table.schema)
+        self._writer.write_table(table, row_group_size=self.row_group_rows)
+        self.rows_written += table.num_rows
+        self._part_rows_written += table.num_rows
+
+    def commit(self, empty_schema: pa.Schema | None = None) -> Path:
+        """Finish writing and move the output into place."""
+        if self._writer is None:
+            if empty_schema is None:
+                empty_schema = pa.schema([])
+            self._writer = self._open_writer(empty_schema)
+        self._writer.close()
+        self._writer = None
+        if self.path.is_dir() and not self.path.is_symlink():
+            shutil.rmtree(self.path)
+        os.replace(self._tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        """Drop everything written so far."""
+        if self._writer is not None:
+            try:
+                self._writer.close()
+            except (OSError, pa.ArrowException):
+                pass
+            self._writer = None
+        if self._tmp.is_dir():
+            shutil.rmtree(self._tmp, ignore_errors=True)
+        elif self._tmp.exists():
+            self._tmp.unlink()
+
+    def __enter__(self) -> ParquetSink:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.abort()

@@ -1,0 +1,137 @@
+"""Polars data types written to and read from the JSON model.
+
+Numeric columns are handled by the kernels either as float64 ("float" physical
+type) or as int64 ("int" physical type, for integers, dates, datetimes and
+durations). This module converts both ways without losing a bit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from modenorm.errors import ColumnError, ModelFileError
+
+__all__ = [
+    "dtype_to_json",
+    "dtype_from_json",
+    "physical_kind",
+    "to_kernel_array",
+    "from_kernel_array",
+]
+
+_SIMPLE = {
+    "Int8": pl.Int8,
+    "Int16": pl.Int16,
+    "Int32": pl.Int32,
+    "Int64": pl.Int64,
+    "UInt8": pl.UInt8,
+    "UInt16": pl.UInt16,
+    "UInt32": pl.UInt32,
+    "UInt64": pl.UInt64,
+    "Float32": pl.Float32,
+    "Float64": pl.Float64,
+    "Boolean": pl.Boolean,
+    "String": pl.String,
+    "Categorical": pl.Categorical,
+    "Date": pl.Date,
+}
+_INTEGERS = {"Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64"}
+_INT_LIKE = _INTEGERS | {"Date", "Datetime", "Duration"}
+
+
+def _dtype_name(dtype: pl.DataType) -> str:
+    return type(dtype).__name__ if not isinstance(dtype, type) else dtype.__name__
+
+
+def dtype_to_json(dtype: pl.DataType) -> dict[str, Any]:
+    """Describe a polars dtype as a small JSON object."""
+    name = _dtype_name(dtype)
+    if name == "Datetime":
+        return {"name": name, "unit": dtype.time_unit, "tz": dtype.time_zone}
+    if name == "Duration":
+        return {"name": name, "unit": dtype.time_unit}
+    if name == "Enum":
+        return {"name": "String"}
+    if name in _SIMPLE:
+        return {"name": name}
+    raise ColumnError(
+        f"data type {dtype} is not supported; cast the column to a number, a "
+        "string, a boolean, a date, a datetime or a duration"
+    )
+
+
+def dtype_from_json(spec: dict[str, Any]) -> pl.DataType:
+    """Rebuild the polars dtype written by :func:`dtype_to_json`."""
+    try:
+        name = spec["name"]
+        if name == "Datetime":
+            return pl.Datetime(spec["unit"], spec.get("tz"))
+        if name == "Duration":
+            return pl.Duration(spec["unit"])
+        return _SIMPLE[name]()
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelFileError(
+            f"unknown data type {spec!r} in the model file; the file is damaged "
+            "or was written by a newer modenorm"
+        ) from exc
+
+
+def physical_kind(dtype: pl.DataType) -> str | None:
+    """Return ``"int"``, ``"float"`` or None (not numeric) for a polars dtype."""
+    name = _dtype_name(dtype)
+    if name in _INT_LIKE:
+        return "int"
+    if name in ("Float32", "Float64"):
+        return "float"
+    return None
+
+
+def is_integer_name(name: str) -> bool:
+    """True for the names of polars integer dtypes."""
+    return name in _INTEGERS
+
+
+def to_kernel_array(series: pl.Series, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(values, is_null)`` as NumPy arrays the kernels accept.
+
+    Float columns give float64 values, every other numeric kind gives int64
+    values (the physical representation of dates, datetimes and durations).
+    Null slots hold 0.
+    """
+    is_null = series.is_null().to_numpy()
+    kind = physical_kind(series.dtype)
+    if kind == "float":
+        values = series.cast(pl.Float64).fill_null(0.0).to_numpy()
+    elif kind == "int":
+        physical = series.to_physical()
+        if physical.dtype == pl.UInt64 and physical.max() is not None:
+            if physical.max() > np.iinfo(np.int64).max:
+                raise ColumnError(
+                    f"column {column!r}: value {physical.max()} is above the "
+                    "largest int64; modenorm handles integers up to 2**63 - 1; "
+                    "declare the column categorical or cast it to Float64"
+                )
+        values = physical.cast(pl.Int64).fill_null(0).to_numpy()
+    else:
+        raise ColumnError(f"column {column!r} of type {series.dtype} is not numeric")
+    return np.ascontiguousarray(values), is_null
+
+
+def from_kernel_array(
+    values: np.ndarray, is_null: np.ndarray, dtype: pl.DataType, name: str
+) -> pl.Series:
+    """Turn kernel output back into a polars Series of the original dtype."""
+    kind = physical_kind(dtype)
+    base = pl.Series(name, values)
+    if is_null.any():
+        base = base.scatter(np.flatnonzero(is_null), None)
+    if kind == "float":
+        return base.cast(dtype)
+    dtype_name = _dtype_name(dtype)
+    if dtype_name in _INTEGERS:
+        return base.cast(dtype)
+    physical = {"Date": pl.Int32}.get(dtype_name, pl.Int64)
+    return base.cast(physical).cast(dtype)

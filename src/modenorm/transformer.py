@@ -1,0 +1,708 @@
+"""The public estimator: fit, transform, inverse_transform, save and load."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from modenorm.encode.columns import CategoricalCodec, NumericCodec, codec_for
+from modenorm.encode.layout import (
+    assemble,
+    block_names,
+    check_layout,
+    detect_layout,
+    encoded_columns,
+    output_info,
+    split_encoded,
+)
+from modenorm.engines.local import LocalEngine, summarize_local
+from modenorm.engines.progress import Progress
+from modenorm.errors import ColumnError, ModenormError, SchemaMismatchError
+from modenorm.fit.columns import FitOptions, fit_categorical_column, fit_numeric_column
+from modenorm.fit.plan import plan_columns
+from modenorm.io.sinks import ParquetSink
+from modenorm.io.sources import Source, open_source
+from modenorm.model.dtypes import dtype_from_json, physical_kind
+from modenorm.model.schema import CategoricalColumn, Model, NumericColumn
+
+__all__ = ["Transformer", "VerifyReport"]
+
+logger = logging.getLogger(__name__)
+
+MIXTURES = ("bayesian", "em")
+MODE_CHOICES = ("sample", "argmax")
+UNSEEN_POLICIES = ("error", "most_frequent")
+
+
+@dataclass
+class VerifyReport:
+    """Result of :meth:`Transformer.verify`: a value-by-value round trip."""
+
+    rows: int = 0
+    mismatches: dict[str, int] = field(default_factory=dict)
+    exact_rows: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, list] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when every value of every column came back exactly."""
+        return not any(self.mismatches.values())
+
+
+class Transformer:
+    """Fit Gaussian mixtures per column and encode tables reversibly.
+
+    Parameters
+    ----------
+    continuous, categorical : iterable of str, optional
+        Columns to treat as continuous or categorical. Columns not named are
+        inferred: numbers, dates, datetimes and durations are continuous,
+        strings and booleans categorical.
+    mixed : mapping of str to list of numbers, optional
+        Continuous columns with special values (such as 0) that get modes of
+        their own. Nulls always get a mode of their own.
+    minmax : iterable of str, optional
+        Numeric columns scaled to [-0.99, 0.99] by their range, with no mixture.
+    log : iterable of str, optional
+        Numeric columns fitted on ``log1p(x - min)``, for heavy tails.
+    columns : list of str, optional
+        Columns to encode (default: all).
+    max_modes : int, default 10
+        Components of each mixture.
+    weight_threshold : float, default 0.005
+        Components at or below this weight are not valid modes.
+    mode_choice : {"sample", "argmax"}, default "sample"
+        Draw each row's mode from the posterior (seeded) or take the most
+        likely one.
+    mixture : {"bayesian", "em"}, default "bayesian"
+        Variational Bayesian mixture with a Dirichlet-process prior (as
+        scikit-learn's BayesianGaussianMixture), or maximum-likelihood EM (as
+        Spark ML's GaussianMixture).
+    seed : int, default 0
+        Seed of the k-means initialisation and of the mode draws.
+    layout : {"compact", "onehot"}, default "compact"
+        Default layout of :meth:`transform`.
+    engine : {"local", "spark"}, default "local"
+    threads : int, optional
+        Worker threads of the local engine (default: all cores).
+    chunk_rows : int, default 1_048_576
+        Rows per chunk; memory grows with ``chunk_rows * threads``.
+    bins : int, default 262_144
+        Moment-histogram bins of the fit summary.
+    max_onehot_categories : int, default 1000
+        The onehot layout refuses categorical columns with more categories.
+    unseen : {"error", "most_frequent"}, default "error"
+        What to do with a category not seen at fit time.
+    progress : Progress, optional
+        Receives progress of long stages.
+
+    Attributes
+    ----------
+    model_ : Model
+        The fitted model (after :meth:`fit`).
+    """
+
+    def __init__(
+        self,
+        *,
+        continuous: Iterable[str] = (),
+        categorical: Iterable[str] = (),
+        mixed: Mapping[str, Iterable[float]] | None = None,
+        minmax: Iterable[str] = (),
+        log: Iterable[str] = (),
+        columns: list[str] | None = None,
+        max_modes: int = 10,
+        weight_threshold: float = 0.005,
+        mode_choice: str = "sample",
+        mixture: str = "bayesian",
+        seed: int = 0,
+        layout: str = "compact",
+        engine: str = "local",
+        threads: int | None = None,
+        chunk_rows: int = 1 << 20,
+        bins: int = 1 << 18,
+        max_onehot_categories: int = 1000,
+        unseen: str = "error",
+        progress: Progress | None = None,
+        spark_master: str | None = None,
+        partitions: int | None = None,
+    ) -> None:
+        self.continuous = list(continuous)
+        self.categorical = list(categorical)
+        self.mixed = {k: list(v) for k, v in (mixed or {}).items()}
+        self.minmax = list(minmax)
+        self.log = list(log)
+        self.columns = columns
+        self.max_modes = max_modes
+        self.weight_threshold = weight_threshold
+        self.mode_choice = mode_choice
+        self.mixture_method = mixture
+        self.seed = seed
+        self.layout = layout
+        self.engine = engine
+        self.threads = threads
+        self.chunk_rows = chunk_rows
+        self.bins = bins
+        self.max_onehot_categories = max_onehot_categories
+        self.unseen = unseen
+        self.progress = progress or Progress(enabled=False)
+        self.spark_master = spark_master
+        self.partitions = partitions
+        self.model_: Model | None = None
+        self._codecs = None
+
+    # ------------------------------------------------------------------ checks
+    def _check_options(self) -> None:
+        checks = [
+            ("mode_choice", self.mode_choice, MODE_CHOICES),
+            ("mixture", self.mixture_method, MIXTURES),
+            ("unseen", self.unseen, UNSEEN_POLICIES),
+            ("engine", self.engine, ("local", "spark")),
+        ]
+        for name, value, allowed in checks:
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+        check_layout(self.layout)
+        if not (isinstance(self.max_modes, int) and 1 <= self.max_modes <= 100):
+            raise ValueError(
+                f"max_modes must be an integer in 1..100, got {self.max_modes!r}"
+            )
+        if not 0 <= self.weight_threshold < 1:
+            raise ValueError(
+                f"weight_threshold must be in [0, 1), got {self.weight_threshold!r}"
+            )
+        if not (isinstance(self.chunk_rows, int) and self.chunk_rows >= 1):
+            raise ValueError(
+                f"chunk_rows must be a positive integer, got {self.chunk_rows!r}"
+            )
+        if not (isinstance(self.bins, int) and 16 <= self.bins <= 1 << 24):
+            raise ValueError(f"bins must be an integer in 16..2**24, got {self.bins!r}")
+
+    def _engine(self):
+        if self.engine == "spark":
+            from modenorm.engines.spark import SparkEngine
+
+            return SparkEngine(
+                master=self.spark_master,
+                partitions=self.partitions,
+                progress=self.progress,
+            )
+        return LocalEngine(
+            threads=self.threads, chunk_rows=self.chunk_rows, progress=self.progress
+        )
+
+    def _open(self, source: Any) -> Source:
+        if self.engine == "spark":
+            from modenorm.engines.spark import open_spark_source
+
+            return open_spark_source(source, self._engine())
+        return open_source(source)
+
+    @property
+    def fitted(self) -> bool:
+        """True once the transformer has a model."""
+        return self.model_ is not None
+
+    def _require_fitted(self) -> Model:
+        if self.model_ is None:
+            raise ModenormError("the transformer is not fitted yet; call fit() first")
+        return self.model_
+
+    # --------------------------------------------------------------------- fit
+    def fit(self, source: Any) -> Transformer:
+        """Fit every column from one streaming summary of ``source``.
+
+        Parameters
+        ----------
+        source : path, glob, DataFrame, LazyFrame, pandas DataFrame or Arrow table
+
+        Returns
+        -------
+        Transformer
+            ``self``, fitted.
+
+        Raises
+        ------
+        ColumnError
+            A column is missing, or its data does not fit its kind.
+        SourceError
+            The source cannot be read.
+        """
+        self._check_options()
+        src = self._open(source)
+        specs = plan_columns(
+            src.schema,
+            columns=self.columns,
+            continuous=self.continuous,
+            categorical=self.categorical,
+            mixed=self.mixed,
+            minmax=self.minmax,
+            log=self.log,
+        )
+        engine = self._engine()
+        if self.engine == "spark":
+            scans, hists, cats = engine.summarize(
+                src, specs, bins=self.bins, grid_cells=1 << 21
+            )
+        else:
+            scans, hists, cats = summarize_local(
+                engine, src, specs, bins=self.bins, grid_cells=1 << 21
+            )
+        opts = FitOptions(
+            max_modes=self.max_modes,
+            weight_threshold=self.weight_threshold,
+            mode_choice=self.mode_choice,
+            mixture=self.mixture_method,
+            seed=self.seed,
+        )
+        columns = self._fit_columns(specs, scans, hists, cats, opts)
+        self.model_ = Model(
+            columns=columns,
+            seed=self.seed,
+            mode_choice=self.mode_choice,
+            options=self._options_doc(),
+        )
+        self._codecs = None
+        return self
+
+    def _fit_columns(self, specs, scans, hists, cats, opts):
+        task = self.progress.stage("fit mixtures", len(specs))
+
+        def fit_one(spec):
+            if spec.kind == "categorical":
+                col = fit_categorical_column(cats[spec.name])
+            else:
+                col = fit_numeric_column(spec, scans[spec.name], hists[spec.name], opts)
+            task.advance(1)
+            return col
+
+        try:
+            threads = self.threads or os.cpu_count() or 1
+            with ThreadPoolExecutor(
+                max_workers=max(1, min(threads, len(specs)))
+            ) as pool:
+                columns = list(pool.map(fit_one, specs))
+        finally:
+            task.close()
+        for col in columns:
+            if isinstance(col, NumericColumn):
+                kept = sum(m.kind == "gaussian" for m in col.modes)
+                logger.info(
+                    "column %r: %d valid modes, %d modes in all",
+                    col.name,
+                    kept,
+                    len(col.modes),
+                )
+        return columns
+
+    def _options_doc(self) -> dict[str, Any]:
+        return {
+            "max_modes": self.max_modes,
+            "weight_threshold": self.weight_threshold,
+            "mixture": self.mixture_method,
+            "layout": self.layout,
+            "bins": self.bins,
+            "max_onehot_categories": self.max_onehot_categories,
+            "unseen": self.unseen,
+            "mixed": {k: [float(v) for v in vals] for k, vals in self.mixed.items()},
+            "log": self.log,
+            "minmax": self.minmax,
+        }
+
+    # ------------------------------------------------------------- transform
+    @property
+    def codecs(self) -> list[NumericCodec | CategoricalCodec]:
+        """One codec per fitted column, in model order."""
+        model = self._require_fitted()
+        if self._codecs is None:
+            self._codecs = [
+                codec_for(
+                    c,
+                    seed=model.seed,
+                    mode_choice=model.mode_choice,
+                    unseen=self.unseen,
+                )
+                for c in model.columns
+            ]
+        return self._codecs
+
+    @property
+    def output_info(self) -> list[tuple[int, str]]:
+        """``(width, activation)`` spans of the onehot layout."""
+        return output_info(self.codecs)
+
+    def output_columns(self, layout: str | None = None) -> list[str]:
+        """Names of the encoded columns of a layout (side channel last)."""
+        return encoded_columns(self.codecs, check_layout(layout or self.layout))
+
+    def _check_source_columns(self, src: Source) -> None:
+        model = self._require_fitted()
+        names = [c.name for c in model.columns]
+        missing = [n for n in names if n not in src.schema]
+        if missing:
+            raise SchemaMismatchError(
+                f"column(s) {missing} of the model are missing from the data; the "
+                f"data has {src.columns}; pass the table the model was fitted for"
+            )
+        for col in model.columns:
+            expected = dtype_from_json(col.dtype)
+            seen = src.schema[col.name]
+            if seen == expected:
+                continue
+            if isinstance(col, CategoricalColumn) and {str(seen), str(expected)} <= {
+                "String",
+                "Categorical",
+            }:
+                continue
+            if isinstance(col, NumericColumn) and physical_kind(seen) == col.physical:
+                continue
+            raise SchemaMismatchError(
+                f"column {col.name!r} has type {seen}, but the model was fitted on "
+                f"{expected}; cast the column or refit the model"
+            )
+
+    def _check_onehot(self) -> None:
+        for codec in self.codecs:
+            if isinstance(codec, CategoricalCodec):
+                if codec.n_categories > self.max_onehot_categories:
+                    raise ColumnError(
+                        f"column {codec.name!r} has {codec.n_categories} categories, "
+                        f"above the onehot limit of {self.max_onehot_categories}; use "
+                        "the compact layout, raise max_onehot_categories "
+                        "(--max-onehot-categories), or drop the column"
+                    )
+
+    def encode_chunk(self, chunk: pl.DataFrame, row0: int, layout: str) -> pl.DataFrame:
+        """Encode one chunk whose first row has index ``row0`` in the table."""
+        parts = [c.encode(chunk[c.name], row0) for c in self.codecs]
+        return assemble(self.codecs, parts, layout)
+
+    def transform(
+        self,
+        source: Any,
+        *,
+        layout: str | None = None,
+        output: str | os.PathLike | None = None,
+        overwrite: bool = False,
+        compression: str = "zstd",
+        part_rows: int | None = None,
+    ) -> pl.DataFrame | Path:
+        """Encode a table.
+
+        Parameters
+        ----------
+        source : path, glob, DataFrame, LazyFrame, pandas DataFrame or Arrow table
+        layout : {"compact", "onehot"}, optional
+            Default: the transformer's ``layout``.
+        output : path, optional
+            Write Parquet there (atomically) instead of returning a DataFrame.
+        overwrite : bool, default False
+            Replace an existing output.
+        compression : str, default "zstd"
+            Parquet compression: zstd, snappy, lz4, gzip or none.
+        part_rows : int, optional
+            Write a folder of part files of about this many rows each.
+
+        Returns
+        -------
+        polars.DataFrame or Path
+            The encoded table, or the path written.
+        """
+        self._require_fitted()
+        layout = check_layout(layout or self.layout)
+        if layout == "onehot":
+            self._check_onehot()
+        src = self._open(source)
+        self._check_source_columns(src)
+        names = [c.name for c in self.codecs]
+        engine = self._engine()
+        if self.engine == "spark":
+            return engine.transform(
+                self,
+                src,
+                layout=layout,
+                output=output,
+                overwrite=overwrite,
+                compression=compression,
+            )
+        chunks = engine.map_chunks(
+            "transform",
+            src,
+            names,
+            lambda item: self.encode_chunk(item[1], item[0], layout),
+        )
+        return self._collect_or_write(
+            chunks, output, overwrite, compression, part_rows, src.num_rows
+        )
+
+    def _collect_or_write(
+        self, chunks, output, overwrite, compression, part_rows, expected_rows
+    ):
+        if output is None:
+            parts = list(chunks)
+            frame = pl.concat(parts) if parts else pl.DataFrame()
+            self._check_rows(frame.height, expected_rows)
+            return frame
+        with ParquetSink(
+            output, compression=compression, part_rows=part_rows, overwrite=overwrite
+        ) as sink:
+            for chunk in chunks:
+                sink.write(chunk)
+            self._check_rows(sink.rows_written, expected_rows)
+            return sink.commit()
+
+    @staticmethod
+    def _check_rows(rows: int, expected: int | None) -> None:
+        if expected is not None and rows != expected:
+            raise ModenormError(
+                f"wrote {rows} rows but the input has {expected}; nothing was "
+                "committed; the input changed while it was read, or it is damaged"
+            )
+
+    def fit_transform(self, source: Any, **kwargs) -> pl.DataFrame | Path:
+        """Fit on ``source``, then encode it."""
+        return self.fit(source).transform(source, **kwargs)
+
+    # ---------------------------------------------------------------- inverse
+    def decode_chunk(self, chunk: pl.DataFrame, layout: str, *, clip: bool = False):
+        """Decode one encoded chunk back to the original columns."""
+        parts = split_encoded(chunk, self.codecs, layout)
+        series = []
+        for codec, part in zip(self.codecs, parts, strict=True):
+            if isinstance(codec, NumericCodec):
+                series.append(
+                    codec.decode(
+                        part["alpha"],
+                        part["mode"],
+                        part.get("exact"),
+                        part.get("exact_flag"),
+                        clip=clip,
+                    )
+                )
+            else:
+                series.append(codec.decode(part["rank"]))
+        return pl.DataFrame(series)
+
+    def _matrix_frame(self, matrix: np.ndarray) -> pl.DataFrame:
+        names = [n for c in self.codecs for n in block_names(c, "onehot")]
+        matrix = np.asarray(matrix)
+        if matrix.ndim != 2 or matrix.shape[1] != len(names):
+            raise SchemaMismatchError(
+                f"the generated matrix has shape {matrix.shape}, but the onehot "
+                f"layout of this model has {len(names)} columns (output_info "
+                f"{self.output_info}); pass one row per sample in that layout"
+            )
+        return pl.DataFrame({n: matrix[:, i] for i, n in enumerate(names)})
+
+    def inverse_transform(
+        self,
+        encoded: Any,
+        *,
+        output: str | os.PathLike | None = None,
+        overwrite: bool = False,
+        compression: str = "zstd",
+        generated: bool | None = None,
+    ) -> pl.DataFrame | Path:
+        """Decode an encoded table (either layout) back to the original columns.
+
+        Parameters
+        ----------
+        encoded : DataFrame, path, or 2-D array in the onehot layout
+            A NumPy matrix is taken as generator output: scalars are clipped to
+            [-1, 1] and integers kept within the fitted range.
+        output : path, optional
+            Write Parquet there (atomically) instead of returning a DataFrame.
+        generated : bool, optional
+            Treat the input as generator output (default: only for arrays).
+
+        Returns
+        -------
+        polars.DataFrame or Path
+        """
+        self._require_fitted()
+        if isinstance(encoded, np.ndarray):
+            encoded = self._matrix_frame(encoded)
+            generated = True if generated is None else generated
+        src = open_source(encoded) if self.engine != "spark" else self._open(encoded)
+        layout = detect_layout(src.columns, self.codecs)
+        clip = bool(generated)
+        engine = self._engine()
+        if self.engine == "spark":
+            return engine.inverse(
+                self,
+                src,
+                layout=layout,
+                output=output,
+                overwrite=overwrite,
+                compression=compression,
+            )
+        names = [n for n in src.columns if n in set(self.output_columns(layout))]
+        chunks = engine.map_chunks(
+            "inverse",
+            src,
+            names,
+            lambda item: self.decode_chunk(item[1], layout, clip=clip),
+        )
+        return self._collect_or_write(
+            chunks, output, overwrite, compression, None, src.num_rows
+        )
+
+    # ----------------------------------------------------------------- verify
+    def verify(self, source: Any, *, layout: str | None = None) -> VerifyReport:
+        """Encode and decode ``source`` chunk by chunk and compare every value."""
+        self._require_fitted()
+        layout = check_layout(layout or self.layout)
+        src = open_source(source)
+        self._check_source_columns(src)
+        names = [c.name for c in self.codecs]
+        engine = LocalEngine(
+            threads=self.threads, chunk_rows=self.chunk_rows, progress=self.progress
+        )
+
+        def check(item):
+            row0, chunk = item
+            encoded = self.encode_chunk(chunk, row0, layout)
+            decoded = self.decode_chunk(encoded, layout)
+            result = {}
+            for name in names:
+                bad = mismatched_rows(chunk[name], decoded[name])
+                exact = encoded.get_column(f"{name}.exact", default=None)
+                result[name] = (
+                    bad,
+                    0 if exact is None else exact.count(),
+                    chunk[name].gather(bad[:3]).to_list(),
+                )
+            return chunk.height, result
+
+        report = VerifyReport(
+            mismatches=dict.fromkeys(names, 0), exact_rows=dict.fromkeys(names, 0)
+        )
+        for rows, result in engine.map_chunks("verify", src, names, check):
+            report.rows += rows
+            for name, (bad, exact, examples) in result.items():
+                report.mismatches[name] += len(bad)
+                report.exact_rows[name] += exact
+                if examples:
+                    report.examples.setdefault(name, []).extend(examples)
+        return report
+
+    # --------------------------------------------------------------- inspect
+    def mixture(self, column: str) -> dict[str, Any]:
+        """Fitted mixture of one continuous or mixed column.
+
+        Returns
+        -------
+        dict
+            ``weights``, ``means``, ``stds`` (NumPy arrays over all components),
+            ``valid`` (bool array), ``converged``, ``n_iter`` and ``method``.
+            Values are in the fitted domain (after ``log1p`` for log columns and
+            relative to ``offset`` for integer-like columns).
+        """
+        col = self._numeric_column(column)
+        if col.mixture is None:
+            raise ColumnError(f"column {column!r} is {col.kind}; it has no mixture")
+        mix = col.mixture
+        return {
+            "method": mix["method"],
+            "weights": np.array(mix["weights"]),
+            "means": np.array(mix["means"]),
+            "stds": np.sqrt(np.array(mix["variances"])),
+            "valid": np.array(mix["valid"], dtype=bool),
+            "converged": mix["converged"],
+            "n_iter": mix["n_iter"],
+        }
+
+    def _numeric_column(self, column: str) -> NumericColumn:
+        model = self._require_fitted()
+        try:
+            col = model.column(column)
+        except KeyError:
+            raise ColumnError(f"column {column!r} is not in the model") from None
+        if not isinstance(col, NumericColumn):
+            raise ColumnError(f"column {column!r} is categorical; it has no mixture")
+        return col
+
+    def score(self, source: Any) -> dict[str, float]:
+        """Mean log-likelihood per row of each fitted mixture on ``source``.
+
+        Uses the plug-in density (fitted weights, means, deviations) over the
+        rows that are neither null nor special values, in the fitted domain.
+        """
+        from modenorm.fit.scoring import column_log_likelihood
+
+        model = self._require_fitted()
+        cols = [
+            c
+            for c in model.columns
+            if isinstance(c, NumericColumn) and c.mixture is not None
+        ]
+        src = open_source(source)
+        totals = {c.name: [0.0, 0] for c in cols}
+        engine = LocalEngine(threads=self.threads, chunk_rows=self.chunk_rows)
+        for part in engine.map_chunks(
+            "score",
+            src,
+            [c.name for c in cols],
+            lambda item: {
+                c.name: column_log_likelihood(c, item[1][c.name]) for c in cols
+            },
+        ):
+            for name, (ll, n) in part.items():
+                totals[name][0] += ll
+                totals[name][1] += n
+        return {name: ll / n if n else float("nan") for name, (ll, n) in totals.items()}
+
+    # ------------------------------------------------------------ persistence
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the fitted model as a JSON document."""
+        self._require_fitted().save(path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, **options) -> Transformer:
+        """Load a model written by :meth:`save`; ``options`` set engine settings."""
+        model = Model.load(path)
+        return cls.from_model(model, **options)
+
+    @classmethod
+    def from_model(cls, model: Model, **options) -> Transformer:
+        """Wrap an existing model."""
+        saved = model.options
+        kwargs = {
+            "seed": model.seed,
+            "mode_choice": model.mode_choice,
+            "max_modes": saved.get("max_modes", 10),
+            "weight_threshold": saved.get("weight_threshold", 0.005),
+            "mixture": saved.get("mixture", "bayesian"),
+            "layout": saved.get("layout", "compact"),
+            "bins": saved.get("bins", 1 << 18),
+            "max_onehot_categories": saved.get("max_onehot_categories", 1000),
+            "unseen": saved.get("unseen", "error"),
+        }
+        kwargs.update(options)
+        t = cls(**kwargs)
+        t.model_ = model
+        return t
+
+
+def mismatched_rows(original: pl.Series, decoded: pl.Series) -> np.ndarray:
+    """Row indices where two Series differ (floats compared bit for bit)."""
+    if original.dtype in (pl.Float32, pl.Float64) and decoded.dtype == original.dtype:
+        null_a = original.is_null().to_numpy()
+        null_b = decoded.is_null().to_numpy()
+        width = np.int32 if original.dtype == pl.Float32 else np.int64
+        a = original.fill_null(0).to_numpy().view(width)
+        b = decoded.fill_null(0).to_numpy().view(width)
+        bad = (null_a != null_b) | (~null_a & (a != b))
+        return np.flatnonzero(bad)
+    if original.dtype != decoded.dtype:
+        return np.arange(len(original))
+    same = original.eq_missing(decoded).to_numpy()
+    return np.flatnonzero(~same)
