@@ -263,6 +263,7 @@ class Transformer:
             mixture=self.mixture_method,
             seed=self.seed,
         )
+        self._check_has_rows(src, scans, cats)
         columns = self._fit_columns(specs, scans, hists, cats, opts)
         self.model_ = Model(
             columns=columns,
@@ -272,6 +273,16 @@ class Transformer:
         )
         self._codecs = None
         return self
+
+    @staticmethod
+    def _check_has_rows(src: Source, scans, cats) -> None:
+        rows = [scan.n_rows for scan in scans.values()]
+        rows += [sum(counts.ranked()[1]) for counts in cats.values()]
+        if not any(rows):
+            raise ColumnError(
+                f"{src.description} has no rows; there is nothing to fit; pass a "
+                "table with at least one row"
+            )
 
     def _fit_columns(self, specs, scans, hists, cats, opts):
         task = self.progress.stage("fit mixtures", len(specs))
@@ -357,10 +368,11 @@ class Transformer:
             seen = src.schema[col.name]
             if seen == expected:
                 continue
-            if isinstance(col, CategoricalColumn) and {str(seen), str(expected)} <= {
-                "String",
-                "Categorical",
-            }:
+            if (
+                isinstance(col, CategoricalColumn)
+                and _is_text(seen)
+                and _is_text(expected)
+            ):
                 continue
             if isinstance(col, NumericColumn) and physical_kind(seen) == col.physical:
                 continue
@@ -439,16 +451,23 @@ class Transformer:
             names,
             lambda item: self.encode_chunk(item[1], item[0], layout),
         )
+        empty = pl.DataFrame(schema={n: src.schema[n] for n in names})
         return self._collect_or_write(
-            chunks, output, overwrite, compression, part_rows, src.num_rows
+            chunks,
+            output,
+            overwrite,
+            compression,
+            part_rows,
+            src.num_rows,
+            lambda: self.encode_chunk(empty, 0, layout),
         )
 
     def _collect_or_write(
-        self, chunks, output, overwrite, compression, part_rows, expected_rows
+        self, chunks, output, overwrite, compression, part_rows, expected_rows, empty
     ):
         if output is None:
             parts = list(chunks)
-            frame = pl.concat(parts) if parts else pl.DataFrame()
+            frame = pl.concat(parts) if parts else empty()
             self._check_rows(frame.height, expected_rows)
             return frame
         with ParquetSink(
@@ -456,6 +475,8 @@ class Transformer:
         ) as sink:
             for chunk in chunks:
                 sink.write(chunk)
+            if sink.rows_written == 0:
+                sink.write(empty())
             self._check_rows(sink.rows_written, expected_rows)
             return sink.commit()
 
@@ -551,8 +572,15 @@ class Transformer:
             names,
             lambda item: self.decode_chunk(item[1], layout, clip=clip),
         )
+        empty = pl.DataFrame(schema={n: src.schema[n] for n in names})
         return self._collect_or_write(
-            chunks, output, overwrite, compression, None, src.num_rows
+            chunks,
+            output,
+            overwrite,
+            compression,
+            None,
+            src.num_rows,
+            lambda: self.decode_chunk(empty, layout, clip=clip),
         )
 
     # ----------------------------------------------------------------- verify
@@ -690,6 +718,10 @@ class Transformer:
         t = cls(**kwargs)
         t.model_ = model
         return t
+
+
+def _is_text(dtype: pl.DataType) -> bool:
+    return isinstance(dtype, pl.String | pl.Categorical | pl.Enum)
 
 
 def mismatched_rows(original: pl.Series, decoded: pl.Series) -> np.ndarray:

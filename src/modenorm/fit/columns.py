@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 
 ALPHA_LIMIT = 0.99
 FLOAT32_STD_LIMIT = 1e6
+MAX_STD = 2.0**1020  # keeps 4 * std finite in the kernels
 
 
 class FitOptions:
@@ -153,6 +154,27 @@ def _minmax_mode(atoms) -> tuple[Mode, int]:
     ), 0
 
 
+def _unscale(ranked, mixture, scale: float) -> None:
+    """Move modes and mixture fitted on ``x * scale`` back to data units."""
+    for mode, _ in ranked:
+        if mode.kind == "gaussian":
+            mode.mean /= scale
+            mode.std = min(mode.std / scale, MAX_STD)
+    if mixture is None:
+        return
+    big = np.finfo(np.float64).max
+    means = np.array(mixture["means"]) / scale
+    with np.errstate(over="ignore", under="ignore"):
+        variances = np.minimum(np.array(mixture["variances"]) / scale / scale, big)
+        prec = np.array(mixture["resp_prec"]) * scale * scale
+    const = np.array(mixture["resp_const"]) + math.log(scale)
+    mixture["means"] = means.tolist()
+    mixture["variances"] = variances.tolist()
+    mixture["resp_mean"] = (np.array(mixture["resp_mean"]) / scale).tolist()
+    mixture["resp_prec"] = prec.tolist()
+    mixture["resp_const"] = const.tolist()
+
+
 def _alpha_dtype(spec, scan, modes, p_dec) -> str:
     stds = [m.std for m in modes if m.kind == "gaussian"]
     if spec.log or not stds or (spec.physical == "float" and scan.decimals < 0):
@@ -197,6 +219,9 @@ def fit_numeric_column(
                     spec.name,
                     stats["resolution"],
                 )
+        if hist.scale != 1.0:
+            stats["fit_scale"] = hist.scale
+            _unscale(ranked, mixture, hist.scale)
     ranked.sort(key=lambda item: (-item[0].count, item[1]))
     modes = [m for m, _ in ranked]
     p_dec = 10.0**scan.decimals if scan.decimals >= 0 else 0.0

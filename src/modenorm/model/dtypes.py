@@ -54,7 +54,7 @@ def dtype_to_json(dtype: pl.DataType) -> dict[str, Any]:
     if name == "Duration":
         return {"name": name, "unit": dtype.time_unit}
     if name == "Enum":
-        return {"name": "String"}
+        return {"name": "Enum", "categories": dtype.categories.to_list()}
     if name in _SIMPLE:
         return {"name": name}
     raise ColumnError(
@@ -71,8 +71,13 @@ def dtype_from_json(spec: dict[str, Any]) -> pl.DataType:
             return pl.Datetime(spec["unit"], spec.get("tz"))
         if name == "Duration":
             return pl.Duration(spec["unit"])
+        if name == "Enum":
+            categories = spec["categories"]
+            if not all(isinstance(c, str) for c in categories):
+                raise TypeError("Enum categories must be strings")
+            return pl.Enum(categories)
         return _SIMPLE[name]()
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, pl.exceptions.PolarsError) as exc:
         raise ModelFileError(
             f"unknown data type {spec!r} in the model file; the file is damaged "
             "or was written by a newer modenorm"

@@ -19,9 +19,39 @@ import polars as pl
 from modenorm.model.dtypes import to_kernel_array
 from modenorm.summarize import _kernels as K
 
-__all__ = ["ColumnSpec", "NumericScan", "Histogram", "Atoms", "special_keys"]
+__all__ = [
+    "ColumnSpec",
+    "NumericScan",
+    "Histogram",
+    "Atoms",
+    "special_keys",
+    "fit_scale",
+]
 
 POWERS = np.array([10.0**d for d in range(K.MAX_DECIMALS + 1)])
+FIT_MAGNITUDE_EXP = 448  # moments of values within 2**448 cannot overflow float64
+
+
+def fit_scale(lo: float, hi: float) -> float:
+    """Power of two that brings ``[lo, hi]`` within ``+-2**448`` (1.0 if it is).
+
+    Squares and sums of squares of larger values overflow float64, so such a
+    column is summarized and fitted in units of ``1 / scale``; scaling by a
+    power of two is exact.
+    """
+    top = max(abs(lo), abs(hi))
+    if not top > 2.0**FIT_MAGNITUDE_EXP:
+        return 1.0
+    _, exp = math.frexp(top)
+    return math.ldexp(1.0, FIT_MAGNITUDE_EXP - exp)
+
+
+def _log_span(lo: float, hi: float) -> float:
+    """``log1p(hi - lo)`` without overflow in ``hi - lo``."""
+    span = hi - lo
+    if math.isfinite(span):
+        return float(np.log1p(span))
+    return math.log(hi / 2 - lo / 2) + math.log(2.0)
 
 
 @dataclass
@@ -142,8 +172,10 @@ class Histogram:
         self.spec = spec
         self.physical = spec.physical
         self.keys = special_keys(self.physical, spec.specials)
-        self.offset = int(scan.vmin) if self.physical == "int" else 0
+        has_values = scan.vmin is not None
+        self.offset = int(scan.vmin) if self.physical == "int" and has_values else 0
         self.log_lower = 0.0
+        self.scale = 1.0
         self.mode = "grid"
         lo, hi = self._value_range(scan)
         decimals = scan.decimals
@@ -158,7 +190,10 @@ class Histogram:
         self.mode = "moments"
         if spec.log:
             self.log_lower = lo
-            lo, hi = 0.0, float(np.log1p(hi - lo))
+            lo, hi = 0.0, _log_span(lo, hi)
+        else:
+            self.scale = fit_scale(lo, hi)
+            lo, hi = lo * self.scale, hi * self.scale
         width = (hi - lo) / bins if hi > lo else 1.0
         self.lo, self.width = lo, width
         self.counts = np.zeros(bins, dtype=np.int64)
@@ -190,6 +225,10 @@ class Histogram:
         """Accumulate one chunk of the column."""
         values, is_null = to_kernel_array(series, self.spec.name)
         is_int = self.physical == "int"
+        keys = self.keys
+        if self.scale != 1.0:
+            is_null = is_null | np.isin(values.view(np.int64), keys)
+            values, keys = values * self.scale, keys[:0]
         if self.mode == "grid":
             K.grid_counts(
                 values,
@@ -206,7 +245,7 @@ class Histogram:
             values,
             is_null,
             is_int,
-            self.keys,
+            keys,
             self.offset,
             self.spec.log,
             self.log_lower,
