@@ -228,13 +228,14 @@ class CategoricalCodec:
         self.unseen = unseen
         self.n_categories = len(col.categories)
         self.rank_dtype = rank_dtype(self.n_categories)
-        value_dtype = pl.String if self.dtype == pl.Categorical else self.dtype
+        self.is_text = isinstance(self.dtype, pl.Categorical | pl.Enum)
+        value_dtype = pl.String if self.is_text else self.dtype
         self.values = pl.Series(self.name, col.categories, dtype=value_dtype)
         self.ranks = pl.Series(np.arange(self.n_categories, dtype=np.int64))
 
     def encode(self, series: pl.Series, row0: int = 0) -> dict[str, np.ndarray]:
         """Encode one chunk to category ranks."""
-        if series.dtype == pl.Categorical:
+        if isinstance(series.dtype, pl.Categorical | pl.Enum):
             series = series.cast(pl.String)
         try:
             ranks = series.replace_strict(
@@ -271,8 +272,8 @@ class CategoricalCodec:
                 "this model"
             )
         out = self.values.gather(ranks)
-        if self.dtype == pl.Categorical:
-            out = out.cast(pl.Categorical)
+        if self.is_text:
+            out = out.cast(self.dtype)
         return out.rename(self.name)
 
 
