@@ -207,11 +207,87 @@ def _require(doc: Any, key: str, kinds: type | tuple[type, ...], where: str) -> 
     return value
 
 
+INT64_MIN = -(1 << 63)
+INT64_MAX = (1 << 63) - 1
+MIXTURE_ARRAYS = (
+    "weights",
+    "means",
+    "variances",
+    "resp_const",
+    "resp_mean",
+    "resp_prec",
+)
+CATEGORY_TYPES = {
+    "String": str,
+    "Categorical": str,
+    "Enum": str,
+    "Boolean": bool,
+}
+_INTEGER_RANGES = {
+    f"{prefix}Int{bits}": (
+        (0, (1 << bits) - 1) if prefix else (-(1 << bits - 1), (1 << bits - 1) - 1)
+    )
+    for prefix in ("", "U")
+    for bits in (8, 16, 32, 64)
+}
+
+
 def _finite(value: Any, where: str) -> float:
     number = decode_number(value, where)
+    try:
+        number = float(number)
+    except OverflowError:
+        raise ModelFileError(
+            f"{where}: expected a finite number, found {value!r}"
+        ) from None
     if not math.isfinite(number):
         raise ModelFileError(f"{where}: expected a finite number, found {value!r}")
-    return float(number)
+    return number
+
+
+def _int64(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ModelFileError(f"{where}: expected an integer, found {value!r}")
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise ModelFileError(
+            f"{where}: {value} is outside the int64 range; the file is damaged"
+        )
+    return value
+
+
+def _number_list(doc: dict, key: str, where: str, size: int | None) -> list[float]:
+    values = _require(doc, key, list, where)
+    if size is not None and len(values) != size:
+        raise ModelFileError(
+            f"{where}: field {key!r} has {len(values)} entries, expected {size}"
+        )
+    return [_finite(v, f"{where} {key}[{i}]") for i, v in enumerate(values)]
+
+
+def _mixture_from_dict(doc: Any, where: str) -> dict[str, Any] | None:
+    """Check the mixture of a numeric column: equal-length finite arrays."""
+    if doc is None:
+        return None
+    where = f"{where} mixture"
+    if not isinstance(doc, dict):
+        raise ModelFileError(f"{where}: expected an object, found {doc!r}")
+    out = dict(doc)
+    size = len(_require(doc, "weights", list, where))
+    if size == 0:
+        raise ModelFileError(f"{where}: the mixture has no components")
+    for key in MIXTURE_ARRAYS:
+        out[key] = _number_list(doc, key, where, size)
+    if any(v < 0 for v in out["variances"] + out["resp_prec"] + out["weights"]):
+        raise ModelFileError(
+            f"{where}: weights, variances and resp_prec must not be negative"
+        )
+    valid = _require(doc, "valid", list, where)
+    if len(valid) != size or not all(isinstance(v, bool) for v in valid):
+        raise ModelFileError(f"{where}: field 'valid' must hold {size} booleans")
+    _require(doc, "method", str, where)
+    _require(doc, "converged", bool, where)
+    _require(doc, "n_iter", int, where)
+    return out
 
 
 def _mode_from_dict(doc: Any, where: str, physical: str) -> Mode:
@@ -219,6 +295,8 @@ def _mode_from_dict(doc: Any, where: str, physical: str) -> Mode:
     if kind not in ("gaussian", "special", "null"):
         raise ModelFileError(f"{where}: unknown mode kind {kind!r}")
     count = _finite(_require(doc, "count", (int, float), where), where)
+    if count < 0:
+        raise ModelFileError(f"{where}: count must not be negative, found {count}")
     mode = Mode(kind=kind, count=count)
     if kind == "gaussian":
         mode.component = _require(doc, "component", int, where)
@@ -228,13 +306,57 @@ def _mode_from_dict(doc: Any, where: str, physical: str) -> Mode:
             raise ModelFileError(f"{where}: std must be positive, found {mode.std}")
     elif kind == "special":
         value = decode_number(doc.get("value"), f"{where} value")
-        if physical == "int" and not isinstance(value, int):
-            raise ModelFileError(
-                f"{where}: special value of an integer column "
-                f"must be an integer, found {value!r}"
-            )
+        if physical == "int":
+            if not isinstance(value, int):
+                raise ModelFileError(
+                    f"{where}: special value of an integer column "
+                    f"must be an integer, found {value!r}"
+                )
+            value = _int64(value, f"{where} value")
+        else:
+            try:
+                value = float(value)
+            except OverflowError:
+                raise ModelFileError(
+                    f"{where}: special value {value!r} is too large for float64"
+                ) from None
         mode.value = value
     return mode
+
+
+def _check_modes(modes: list[Mode], mixture: dict | None, where: str) -> None:
+    if not modes:
+        raise ModelFileError(f"{where}: a numeric column needs at least one mode")
+    if sum(m.kind == "null" for m in modes) > 1:
+        raise ModelFileError(f"{where}: more than one null mode")
+    keys = [repr(m.value) for m in modes if m.kind == "special"]
+    if len(set(keys)) != len(keys):
+        raise ModelFileError(f"{where}: a special value appears twice")
+    size = len(mixture["weights"]) if mixture is not None else None
+    for rank, mode in enumerate(modes):
+        if mode.kind != "gaussian":
+            continue
+        bad = mode.component < 0 if size is None else not 0 <= mode.component < size
+        if bad:
+            raise ModelFileError(
+                f"{where} mode {rank}: component {mode.component} is not one of "
+                f"the mixture's {size or 0} components"
+            )
+
+
+def _stats_from_dict(doc: Any, where: str) -> dict[str, Any]:
+    stats = doc.get("stats") or {}
+    if not isinstance(stats, dict):
+        raise ModelFileError(f"{where}: stats must be an object, found {stats!r}")
+    for key in ("min", "max"):
+        value = stats.get(key)
+        if value is None:
+            continue
+        if isinstance(value, int) and not isinstance(value, bool):
+            _int64(value, f"{where} stats {key}")
+        else:
+            _finite(value, f"{where} stats {key}")
+    return stats
 
 
 def _numeric_from_dict(doc: dict[str, Any], where: str) -> NumericColumn:
@@ -247,21 +369,21 @@ def _numeric_from_dict(doc: dict[str, Any], where: str) -> NumericColumn:
         _mode_from_dict(m, f"{where} mode {i}", physical)
         for i, m in enumerate(modes_doc)
     ]
-    if not modes:
-        raise ModelFileError(f"{where}: a numeric column needs at least one mode")
+    mixture = _mixture_from_dict(doc.get("mixture"), where)
+    _check_modes(modes, mixture, where)
     col = NumericColumn(
         name=doc["name"],
         kind=doc["kind"],
         dtype=dtype,
         modes=modes,
-        mixture=doc.get("mixture"),
+        mixture=mixture,
         log=bool(_require(doc, "log", bool, where)),
         log_lower=_finite(doc.get("log_lower", 0.0), f"{where} log_lower"),
-        offset=_require(doc, "offset", int, where),
+        offset=_int64(_require(doc, "offset", int, where), f"{where} offset"),
         decimals=_require(doc, "decimals", int, where),
         round_f32=bool(_require(doc, "round_f32", bool, where)),
         alpha_dtype=_require(doc, "alpha_dtype", str, where),
-        stats=doc.get("stats") or {},
+        stats=_stats_from_dict(doc, where),
     )
     if col.alpha_dtype not in ("float32", "float64"):
         raise ModelFileError(f"{where}: alpha_dtype must be float32 or float64")
@@ -272,9 +394,31 @@ def _numeric_from_dict(doc: dict[str, Any], where: str) -> NumericColumn:
     return col
 
 
+def _check_category(value: Any, dtype: dict[str, Any], where: str) -> None:
+    name = dtype["name"]
+    if value is None:
+        return
+    if name in _INTEGER_RANGES:
+        lo, hi = _INTEGER_RANGES[name]
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        ok = ok and lo <= value <= hi
+    else:
+        ok = type(value) is CATEGORY_TYPES[name]
+        if ok and name == "Enum":
+            ok = value in dtype["categories"]
+    if not ok:
+        raise ModelFileError(
+            f"{where}: category {value!r} does not fit the column's type {name}"
+        )
+
+
 def _categorical_from_dict(doc: dict[str, Any], where: str) -> CategoricalColumn:
     dtype = _require(doc, "dtype", dict, where)
     dtype_from_json(dtype)
+    if dtype["name"] not in CATEGORY_TYPES and dtype["name"] not in _INTEGER_RANGES:
+        raise ModelFileError(
+            f"{where}: a categorical column cannot have type {dtype['name']!r}"
+        )
     categories = _require(doc, "categories", list, where)
     counts = _require(doc, "counts", list, where)
     if len(categories) != len(counts) or not categories:
@@ -283,8 +427,15 @@ def _categorical_from_dict(doc: dict[str, Any], where: str) -> CategoricalColumn
             "lists must be non-empty and of equal length"
         )
     for value in categories:
-        if not (value is None or isinstance(value, str | int | float | bool)):
-            raise ModelFileError(f"{where}: category {value!r} is not a plain value")
+        _check_category(value, dtype, where)
+    if len({(type(v), v) for v in categories}) != len(categories):
+        raise ModelFileError(f"{where}: a category appears twice")
+    for count in counts:
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ModelFileError(
+                f"{where}: category counts must be non-negative integers, found "
+                f"{count!r}"
+            )
     return CategoricalColumn(
         name=doc["name"],
         dtype=dtype,
@@ -293,8 +444,37 @@ def _categorical_from_dict(doc: dict[str, Any], where: str) -> CategoricalColumn
     )
 
 
-def _model_from_dict(doc: Any, source: str = "model") -> Model:
-    where = f"model {source}"
+def _check_options(options: Any, where: str) -> dict[str, Any]:
+    """Check the saved options that :meth:`Transformer.from_model` reads back."""
+    if not isinstance(options, dict):
+        raise ModelFileError(f"{where}: options must be an object")
+    allowed = {
+        "layout": ("compact", "onehot"),
+        "unseen": ("error", "most_frequent"),
+        "mixture": ("bayesian", "em", "spark-ml"),
+    }
+    for key, values in allowed.items():
+        if key in options and options[key] not in values:
+            raise ModelFileError(
+                f"{where}: option {key!r} must be one of {values}, found "
+                f"{options[key]!r}"
+            )
+    for key in ("max_modes", "bins", "max_onehot_categories"):
+        value = options.get(key, 1)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ModelFileError(
+                f"{where}: option {key!r} must be a positive integer, found {value!r}"
+            )
+    threshold = options.get("weight_threshold", 0.0)
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+        raise ModelFileError(
+            f"{where}: option 'weight_threshold' must be a number, found {threshold!r}"
+        )
+    return options
+
+
+def _model_from_dict(doc: Any, source: str | None = None) -> Model:
+    where = "model" if source is None else f"model {source}"
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ModelFileError(
             f'{where} is not a modenorm model (no "format": "{FORMAT}" field)'
@@ -321,11 +501,11 @@ def _model_from_dict(doc: Any, source: str = "model") -> Model:
             columns.append(_numeric_from_dict(cdoc, cwhere))
         else:
             raise ModelFileError(f"{cwhere}: unknown column kind {kind!r}")
+    if not columns:
+        raise ModelFileError(f"{where} has no columns; fit the model again")
     seed = _require(doc, "seed", int, where)
     mode_choice = _require(doc, "mode_choice", str, where)
     if mode_choice not in ("sample", "argmax"):
         raise ModelFileError(f"{where}: mode_choice must be sample or argmax")
-    options = doc.get("options") or {}
-    if not isinstance(options, dict):
-        raise ModelFileError(f"{where}: options must be an object")
+    options = _check_options(doc.get("options") or {}, where)
     return Model(columns=columns, seed=seed, mode_choice=mode_choice, options=options)
