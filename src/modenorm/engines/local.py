@@ -111,13 +111,20 @@ class LocalEngine:
     def map_chunks(
         self, stage: str, source, columns, func: Callable, total: int | None = None
     ) -> Iterator[Any]:
-        """Apply ``func((row0, chunk))`` to every chunk; results in order."""
+        """Apply ``func((row0, chunk))`` to every chunk; results in order.
+
+        Each worker reads its own chunk (a Parquet row group is decoded in the
+        worker), so reading, the kernels and the caller's writing overlap.
+        """
         task = self.progress.stage(stage, total or source.num_rows)
+
+        def run(chunk_task):
+            chunk = chunk_task.load()
+            return chunk.height, func((chunk_task.row0, chunk))
+
         try:
             for rows, result in ordered_map(
-                lambda item: (item[1].height, func(item)),
-                self.chunks(source, columns),
-                self.threads,
+                run, source.iter_tasks(columns, self.chunk_rows), self.threads
             ):
                 task.advance(rows)
                 yield result

@@ -10,7 +10,9 @@ from __future__ import annotations
 import glob
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +22,31 @@ import pyarrow.parquet as pq
 
 from modenorm.errors import ColumnError, SourceError
 
-__all__ = ["Source", "open_source"]
+__all__ = ["ChunkTask", "Source", "open_source"]
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ChunkTask:
+    """One chunk of a source, to be read by whoever calls :meth:`load`.
+
+    Engines call ``load`` in a worker thread, so that reading and decoding
+    the input overlaps with the kernels and the writer.
+
+    Attributes
+    ----------
+    row0 : int
+        Index of the chunk's first row in the whole source.
+    rows : int
+        Number of rows ``load`` returns.
+    load : callable
+        Returns the chunk as a polars DataFrame.
+    """
+
+    row0: int
+    rows: int
+    load: Callable[[], pl.DataFrame]
 
 
 class Source:
@@ -64,8 +88,26 @@ class Source:
     def _chunks(self, columns: list[str], chunk_rows: int) -> Iterator[pl.DataFrame]:
         raise NotImplementedError
 
+    def iter_tasks(
+        self, columns: Sequence[str] | None = None, chunk_rows: int = 1 << 20
+    ) -> Iterator[ChunkTask]:
+        """Yield :class:`ChunkTask` objects covering the source in row order.
+
+        The default reads each chunk here, in the caller's thread; sources
+        that can read a chunk independently (Parquet row groups) defer the
+        reading to ``load``.
+        """
+        row0 = 0
+        for chunk in self.iter_chunks(columns, chunk_rows):
+            yield ChunkTask(row0, chunk.height, partial(_identity, chunk))
+            row0 += chunk.height
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.description}>"
+
+
+def _identity(chunk: pl.DataFrame) -> pl.DataFrame:
+    return chunk
 
 
 class FrameSource(Source):
@@ -124,7 +166,8 @@ class ParquetSource(Source):
                     f"{str(paths[0])!r} with {dict(schema)}; all parts of a "
                     "dataset must share one schema"
                 )
-        super().__init__(schema, sum(f.metadata.num_rows for f in files))
+        self.metadata = [f.metadata for f in files]
+        super().__init__(schema, sum(m.num_rows for m in self.metadata))
         for f in files:
             f.close()
 
@@ -135,10 +178,80 @@ class ParquetSource(Source):
                     for batch in f.iter_batches(batch_size=chunk_rows, columns=columns):
                         yield pl.from_arrow(batch, rechunk=False)
             except (pa.ArrowInvalid, OSError) as exc:
-                raise SourceError(
-                    f"cannot read Parquet file {str(path)!r}: {exc}; the file may "
-                    "be truncated or damaged"
-                ) from exc
+                raise _damaged(path, exc) from exc
+
+    def iter_tasks(self, columns=None, chunk_rows=1 << 20):
+        """Yield one task per run of row groups of about ``chunk_rows`` rows.
+
+        Row groups of at most ``2 * chunk_rows`` rows are read inside the task
+        (in a worker thread), several small ones together; larger row groups
+        are streamed here in batches of ``chunk_rows`` rows.
+        """
+        cols = list(columns) if columns is not None else self.columns
+        self.check_columns(cols)
+        row0 = 0
+        for path, meta in zip(self.paths, self.metadata, strict=True):
+            for groups, rows in _group_runs(meta, chunk_rows):
+                if rows > 2 * chunk_rows:
+                    for chunk in self._stream_group(path, groups[0], cols, chunk_rows):
+                        yield ChunkTask(row0, chunk.height, partial(_identity, chunk))
+                        row0 += chunk.height
+                elif rows:
+                    load = partial(_read_groups, path, meta, groups, cols, rows)
+                    yield ChunkTask(row0, rows, load)
+                    row0 += rows
+
+    def _stream_group(self, path, group, columns, chunk_rows):
+        try:
+            with pq.ParquetFile(path) as f:
+                batches = f.iter_batches(
+                    batch_size=chunk_rows, row_groups=[group], columns=columns
+                )
+                for batch in batches:
+                    yield pl.from_arrow(batch, rechunk=False)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise _damaged(path, exc) from exc
+
+
+def _damaged(path: Path, exc: Exception) -> SourceError:
+    return SourceError(
+        f"cannot read Parquet file {str(path)!r}: {exc}; the file may "
+        "be truncated or damaged"
+    )
+
+
+def _group_runs(meta, chunk_rows: int) -> Iterator[tuple[list[int], int]]:
+    """Runs of consecutive row groups holding up to ``chunk_rows`` rows each.
+
+    A row group larger than ``chunk_rows`` forms a run of its own.
+    """
+    run: list[int] = []
+    rows = 0
+    for i in range(meta.num_row_groups):
+        n = meta.row_group(i).num_rows
+        if run and rows + n > chunk_rows:
+            yield run, rows
+            run, rows = [], 0
+        run.append(i)
+        rows += n
+    if run:
+        yield run, rows
+
+
+def _read_groups(path, meta, groups, columns, rows) -> pl.DataFrame:
+    """Read whole row groups of one file (called in a worker thread)."""
+    try:
+        with pq.ParquetFile(path, metadata=meta) as f:
+            table = f.read_row_groups(groups, columns=columns, use_threads=False)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise _damaged(path, exc) from exc
+    if table.num_rows != rows:
+        raise SourceError(
+            f"Parquet file {str(path)!r}: row groups {groups} hold "
+            f"{table.num_rows} rows, but its footer says {rows}; the file is "
+            "damaged"
+        )
+    return pl.from_arrow(table, rechunk=False)
 
 
 def _expand_paths(spec: str | os.PathLike) -> list[Path]:
