@@ -96,11 +96,33 @@ def assemble(codecs, encoded: list[dict], layout: str) -> pl.DataFrame:
     return frame
 
 
+def _check_block_widths(columns: list[str], codecs) -> None:
+    """Refuse one-hot blocks wider than the model's (an encoding of another)."""
+    expected = {n for c in codecs for n in block_names(c, "onehot")}
+    for codec in codecs:
+        part = "mode" if isinstance(codec, NumericCodec) else "category"
+        prefix = f"{codec.name}.{part}."
+        extra = [
+            c
+            for c in columns
+            if c.startswith(prefix) and c[len(prefix) :].isdigit() and c not in expected
+        ]
+        if extra:
+            width = len(block_names(codec, "onehot")) - isinstance(codec, NumericCodec)
+            raise SchemaMismatchError(
+                f"column {codec.name!r}: the encoded table has one-hot columns "
+                f"{extra[:3]} beyond the model's {width}; it was encoded with "
+                "another model; decode it with the model that encoded it"
+            )
+
+
 def detect_layout(columns: list[str], codecs) -> str:
     """Tell the layout of an encoded table from its column names."""
     names = set(columns)
     for layout in LAYOUTS:
         if all(n in names for c in codecs for n in block_names(c, layout)):
+            if layout == "onehot":
+                _check_block_widths(columns, codecs)
             return layout
     expected = block_names(codecs[0], "compact") if codecs else []
     missing = [n for c in codecs for n in block_names(c, "compact") if n not in names]
@@ -111,15 +133,62 @@ def detect_layout(columns: list[str], codecs) -> str:
     )
 
 
+def _column(frame: pl.DataFrame, name: str, *, integer: bool = False) -> np.ndarray:
+    """One encoded column as a NumPy array, refusing text, nulls and fractions."""
+    series = frame[name]
+    dtype = series.dtype
+    if not (dtype.is_numeric() or dtype == pl.Boolean):
+        raise SchemaMismatchError(
+            f"encoded column {name!r} holds {dtype} values, not numbers; check that "
+            "the table was encoded with this model"
+        )
+    if series.null_count():
+        raise SchemaMismatchError(
+            f"encoded column {name!r} has {series.null_count()} nulls; only the "
+            "'.exact' columns may hold nulls; the encoded table is damaged"
+        )
+    values = series.to_numpy()
+    if integer and not dtype.is_integer():
+        whole = np.isfinite(values) & (np.abs(values) < 2**31)
+        whole[whole] = values[whole] == np.rint(values[whole])
+        if not whole.all():
+            row = int(np.flatnonzero(~whole)[0])
+            raise SchemaMismatchError(
+                f"encoded column {name!r} holds {float(values[row])!r} at row {row}, "
+                "not a rank; the encoded table is damaged"
+            )
+        values = values.astype(np.int64)
+    return values
+
+
+def _exact_column(frame: pl.DataFrame, name: str, physical: str) -> dict:
+    series = frame[name]
+    want = "integer" if physical == "int" else "float"
+    ok = series.dtype == pl.Null or (
+        series.dtype.is_integer() if physical == "int" else series.dtype.is_float()
+    )
+    if not ok:
+        raise SchemaMismatchError(
+            f"encoded column {name!r} holds {series.dtype} values, but the side "
+            f"channel of this column holds {want} values; the encoded table does "
+            "not belong to this model"
+        )
+    target = pl.Int64 if physical == "int" else pl.Float64
+    return {
+        "exact_flag": series.is_not_null().to_numpy(),
+        "exact": series.cast(target).fill_null(0).to_numpy(),
+    }
+
+
 def split_encoded(frame: pl.DataFrame, codecs, layout: str) -> list[dict]:
     """Pull per-codec arrays out of an encoded chunk (argmax for onehot blocks)."""
     parts = []
     for codec in codecs:
         name = codec.name
         if isinstance(codec, NumericCodec):
-            alpha = frame[f"{name}.alpha"].to_numpy()
+            alpha = _column(frame, f"{name}.alpha")
             if layout == "compact":
-                mode = frame[f"{name}.mode"].to_numpy()
+                mode = _column(frame, f"{name}.mode", integer=True)
             elif codec.col.onehot_width:
                 block = [f"{name}.mode.{r}" for r in range(codec.col.onehot_width)]
                 mode = argmax_block(frame, block)
@@ -127,16 +196,10 @@ def split_encoded(frame: pl.DataFrame, codecs, layout: str) -> list[dict]:
                 mode = np.zeros(frame.height, dtype=np.int8)
             part = {"alpha": alpha, "mode": mode}
             if f"{name}.exact" in frame.columns:
-                ex = frame[f"{name}.exact"]
-                part["exact_flag"] = ex.is_not_null().to_numpy()
-                part["exact"] = (
-                    ex.fill_null(0)
-                    .cast(pl.Int64 if codec.physical == "int" else pl.Float64)
-                    .to_numpy()
-                )
+                part.update(_exact_column(frame, f"{name}.exact", codec.physical))
             parts.append(part)
         elif layout == "compact":
-            parts.append({"rank": frame[f"{name}.category"].to_numpy()})
+            parts.append({"rank": _column(frame, f"{name}.category", integer=True)})
         else:
             block = [f"{name}.category.{r}" for r in range(codec.n_categories)]
             parts.append({"rank": argmax_block(frame, block)})
@@ -145,5 +208,7 @@ def split_encoded(frame: pl.DataFrame, codecs, layout: str) -> list[dict]:
 
 def argmax_block(frame: pl.DataFrame, block: list[str]) -> np.ndarray:
     """Arg-max of a one-hot (or softmax score) block; ties go to the lower rank."""
+    for name in block:
+        _column(frame, name)
     matrix = frame.select(block).to_numpy()
     return np.argmax(matrix, axis=1).astype(np.int64)

@@ -21,6 +21,8 @@ from modenorm.encode._rng import uniform_at
 __all__ = ["encode_float", "encode_int", "decode_float", "decode_int"]
 
 ALPHA_LIMIT = 0.99
+# largest float32 below 0.99: float32(0.99) itself is 0.9900000095...
+ALPHA_LIMIT_F32 = float(np.nextafter(np.float32(0.99), np.float32(0.0)))
 RESP_FLOOR = 1e-6
 KIND_GAUSSIAN = 0
 KIND_SPECIAL = 1
@@ -162,6 +164,8 @@ def encode_float(
         u = 0.0 if argmax_flag else uniform_at(key, row0 + i)
         k, a = _pick_mode(t, g_const, g_mean, g_prec, g_sd4, argmax_flag, u, lp, feas)
         alpha_out[i] = a
+        if abs(alpha_out[i]) > ALPHA_LIMIT:
+            alpha_out[i] = ALPHA_LIMIT_F32 if a > 0 else -ALPHA_LIMIT_F32
         mode_out[i] = g_rank[k]
         stored = np.float64(alpha_out[i])
         y = _backward(g_mean[k] + g_sd4[k] * stored, log_flag, log_lower, p_dec, f32)
@@ -243,6 +247,8 @@ def encode_int(
         u = 0.0 if argmax_flag else uniform_at(key, row0 + i)
         k, a = _pick_mode(t, g_const, g_mean, g_prec, g_sd4, argmax_flag, u, lp, feas)
         alpha_out[i] = a
+        if abs(alpha_out[i]) > ALPHA_LIMIT:
+            alpha_out[i] = ALPHA_LIMIT_F32 if a > 0 else -ALPHA_LIMIT_F32
         mode_out[i] = g_rank[k]
         stored = np.float64(alpha_out[i])
         y = _backward(g_mean[k] + g_sd4[k] * stored, log_flag, log_lower, 0.0, False)
