@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from threadpoolctl import threadpool_limits
 
 from modenorm.encode.columns import CategoricalCodec, NumericCodec, codec_for
 from modenorm.encode.layout import (
@@ -103,6 +104,10 @@ class Transformer:
         What to do with a category not seen at fit time.
     progress : Progress, optional
         Receives progress of long stages.
+    n_init : int, default 10
+        k-means starts of each mixture fit; the fit with the highest plug-in
+        log-likelihood is kept. Each start runs scikit-learn's variational
+        iterations on the summary, so extra starts cost no pass over the data.
 
     Attributes
     ----------
@@ -134,7 +139,9 @@ class Transformer:
         progress: Progress | None = None,
         spark_master: str | None = None,
         partitions: int | None = None,
+        n_init: int = 10,
     ) -> None:
+        self.n_init = n_init
         self.continuous = list(continuous)
         self.categorical = list(categorical)
         self.mixed = {k: list(v) for k, v in (mixed or {}).items()}
@@ -163,13 +170,18 @@ class Transformer:
     def _check_options(self) -> None:
         checks = [
             ("mode_choice", self.mode_choice, MODE_CHOICES),
-            ("mixture", self.mixture_method, MIXTURES),
+            ("mixture", self.mixture_method, MIXTURES + ("spark-ml",)),
             ("unseen", self.unseen, UNSEEN_POLICIES),
             ("engine", self.engine, ("local", "spark")),
         ]
         for name, value, allowed in checks:
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+        if self.mixture_method == "spark-ml" and self.engine != "spark":
+            raise ValueError(
+                "mixture='spark-ml' fits with Spark ML and needs engine='spark' "
+                f"(--engine spark), got engine={self.engine!r}"
+            )
         check_layout(self.layout)
         if not (isinstance(self.max_modes, int) and 1 <= self.max_modes <= 100):
             raise ValueError(
@@ -262,9 +274,13 @@ class Transformer:
             mode_choice=self.mode_choice,
             mixture=self.mixture_method,
             seed=self.seed,
+            n_init=self.n_init,
         )
         self._check_has_rows(src, scans, cats)
-        columns = self._fit_columns(specs, scans, hists, cats, opts)
+        if self.mixture_method == "spark-ml":
+            columns = engine.fit_spark_ml(src, specs, scans, hists, cats, opts)
+        else:
+            columns = self._fit_columns(specs, scans, hists, cats, opts)
         self.model_ = Model(
             columns=columns,
             seed=self.seed,
@@ -297,9 +313,8 @@ class Transformer:
 
         try:
             threads = self.threads or os.cpu_count() or 1
-            with ThreadPoolExecutor(
-                max_workers=max(1, min(threads, len(specs)))
-            ) as pool:
+            workers = max(1, min(threads, len(specs)))
+            with threadpool_limits(limits=1), ThreadPoolExecutor(workers) as pool:
                 columns = list(pool.map(fit_one, specs))
         finally:
             task.close()
@@ -317,6 +332,7 @@ class Transformer:
     def _options_doc(self) -> dict[str, Any]:
         return {
             "max_modes": self.max_modes,
+            "n_init": self.n_init,
             "weight_threshold": self.weight_threshold,
             "mixture": self.mixture_method,
             "layout": self.layout,
@@ -353,6 +369,49 @@ class Transformer:
     def output_columns(self, layout: str | None = None) -> list[str]:
         """Names of the encoded columns of a layout (side channel last)."""
         return encoded_columns(self.codecs, check_layout(layout or self.layout))
+
+    # ------------------------------------------------------------------ feed
+    def batches(
+        self,
+        source: Any,
+        *,
+        batch_size: int,
+        shuffle: bool = False,
+        seed: int | None = None,
+        drop_last: bool = False,
+        buffer_rows: int = 1 << 20,
+    ):
+        """Read compact-layout encoded data as float32 batches in the onehot layout.
+
+        Returns a :class:`~modenorm.feed.BatchReader`: iterate over it for one
+        epoch of ``(batch_size, width)`` C-contiguous float32 matrices whose
+        columns follow :attr:`output_info`. See that class for the parameters
+        and for exactly what kind of shuffle ``shuffle=True`` is.
+        """
+        from modenorm.feed import BatchReader
+
+        self._require_fitted()
+        self._check_onehot()
+        return BatchReader(
+            self.codecs,
+            source,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            seed=seed,
+            drop_last=drop_last,
+            buffer_rows=buffer_rows,
+        )
+
+    def conditional_sampler(self, *, seed: int | None = None):
+        """CTGAN conditional vectors from the fitted category counts.
+
+        Returns a :class:`~modenorm.feed.ConditionalSampler`.
+        """
+        from modenorm.feed import ConditionalSampler
+
+        self._require_fitted()
+        self._check_onehot()
+        return ConditionalSampler(self.codecs, seed=seed)
 
     def _check_source_columns(self, src: Source) -> None:
         model = self._require_fitted()
@@ -521,6 +580,14 @@ class Transformer:
                 f"layout of this model has {len(names)} columns (output_info "
                 f"{self.output_info}); pass one row per sample in that layout"
             )
+        nan = np.isnan(matrix).sum(axis=0) if matrix.dtype.kind == "f" else []
+        if np.any(nan):
+            i = int(np.flatnonzero(nan)[0])
+            raise SchemaMismatchError(
+                f"the generated matrix holds {int(nan.sum())} NaN values, "
+                f"{int(nan[i])} in column {i} ({names[i]!r}); NaN has no "
+                "decoding; check the generator's training for divergence"
+            )
         return pl.DataFrame({n: matrix[:, i] for i, n in enumerate(names)})
 
     def inverse_transform(
@@ -537,8 +604,12 @@ class Transformer:
         Parameters
         ----------
         encoded : DataFrame, path, or 2-D array in the onehot layout
-            A NumPy matrix is taken as generator output: scalars are clipped to
-            [-1, 1] and integers kept within the fitted range.
+            A NumPy matrix is taken as generator output (float scores, such as
+            tanh and softmax outputs): each one-hot block decodes to its
+            arg-max (the lowest rank on ties), scalars are clipped to
+            [-1, 1], and the values of Gaussian modes are rounded to the
+            column's decimals and clamped to its fitted [min, max]. Special
+            values and nulls come back as they are.
         output : path, optional
             Write Parquet there (atomically) instead of returning a DataFrame.
         generated : bool, optional
@@ -564,6 +635,7 @@ class Transformer:
                 output=output,
                 overwrite=overwrite,
                 compression=compression,
+                clip=clip,
             )
         names = [n for n in src.columns if n in set(self.output_columns(layout))]
         chunks = engine.map_chunks(
@@ -707,6 +779,7 @@ class Transformer:
             "seed": model.seed,
             "mode_choice": model.mode_choice,
             "max_modes": saved.get("max_modes", 10),
+            "n_init": saved.get("n_init", 10),
             "weight_threshold": saved.get("weight_threshold", 0.005),
             "mixture": saved.get("mixture", "bayesian"),
             "layout": saved.get("layout", "compact"),

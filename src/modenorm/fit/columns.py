@@ -35,7 +35,9 @@ class FitOptions:
         mixture: str = "bayesian",
         seed: int = 0,
         max_atoms: int = 1 << 18,
+        n_init: int = 10,
     ) -> None:
+        self.n_init = n_init
         self.max_modes = max_modes
         self.weight_threshold = weight_threshold
         self.mode_choice = mode_choice
@@ -97,15 +99,38 @@ def _responsibilities(const, mean, prec, x) -> np.ndarray:
     return p / p.sum(axis=1, keepdims=True)
 
 
+def _atom_log_likelihood(fit, atoms) -> float:
+    """Plug-in log-likelihood of the atoms (exact for distinct-value atoms)."""
+    w, mu, var = fit.weights, fit.means, fit.variances
+    d = atoms.means[:, None] - mu[None, :]
+    logp = np.log(w)[None, :] - 0.5 * np.log(2 * np.pi * var)[None, :]
+    logp = logp - 0.5 * d * d / var[None, :]
+    top = logp.max(axis=1)
+    dens = top + np.log(np.exp(logp - top[:, None]).sum(axis=1))
+    return float(atoms.counts @ dens)
+
+
+def _best_fit(atoms, opts):
+    """Fit from ``opts.n_init`` k-means starts; keep the highest likelihood."""
+    best, best_ll = None, -np.inf
+    for start in range(opts.n_init):
+        fit = fit_mixture(
+            atoms.counts,
+            atoms.means,
+            atoms.m2,
+            n_components=opts.max_modes,
+            method=opts.mixture,
+            random_state=opts.seed * 7919 + start,
+            n_threads=1,
+        )
+        ll = _atom_log_likelihood(fit, atoms)
+        if ll > best_ll:
+            best, best_ll = fit, ll
+    return best
+
+
 def _gaussian_modes(spec, atoms, opts, name) -> tuple[list[tuple[Mode, int]], dict]:
-    fit = fit_mixture(
-        atoms.counts,
-        atoms.means,
-        atoms.m2,
-        n_components=opts.max_modes,
-        method=opts.mixture,
-        random_state=opts.seed,
-    )
+    fit = _best_fit(atoms, opts)
     const, mean, prec = fit.log_resp_terms()
     resp = _responsibilities(const, mean, prec, atoms.means)
     chosen = np.bincount(resp.argmax(axis=1), minlength=len(fit.weights))
