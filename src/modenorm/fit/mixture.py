@@ -411,6 +411,9 @@ def _kmeans_labels(atoms: _Atoms, n_comp: int, random_state) -> np.ndarray:
     """Labels of a weighted k-means on the atom means, as sklearn's init."""
     if n_comp == 1:
         return np.zeros(atoms.counts.size, dtype=np.intp)
+    if isinstance(random_state, int | np.integer):
+        # scikit-learn takes seeds in 0..2**32-1; modenorm accepts any integer
+        random_state = int(random_state) % 2**32
     kmeans = KMeans(n_clusters=n_comp, n_init=1, random_state=random_state)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
