@@ -260,7 +260,7 @@ def fit_numeric_column(
         log=spec.log,
         log_lower=float(hist.log_lower),
         offset=int(hist.offset),
-        decimals=int(scan.decimals) if spec.physical == "float" else -1,
+        decimals=max(int(scan.decimals), -1) if spec.physical == "float" else -1,
         round_f32=is_f32,
         alpha_dtype=_alpha_dtype(spec, scan, modes, p_dec if p_dec else 1.0),
         stats=stats,
