@@ -91,6 +91,8 @@ class NumericCodec:
         lo, hi = stats.get("min"), stats.get("max")
         self.int_lo = int(lo) if isinstance(lo, int) else np.iinfo(np.int64).min
         self.int_hi = int(hi) if isinstance(hi, int) else np.iinfo(np.int64).max
+        self.float_lo = float(lo) if lo is not None else -np.inf
+        self.float_hi = float(hi) if hi is not None else np.inf
 
     def encode(self, series: pl.Series, row0: int) -> dict[str, np.ndarray]:
         """Encode one chunk; rows are numbered from ``row0`` for the draw."""
@@ -206,6 +208,8 @@ class NumericCodec:
                 c.log_lower,
                 self.p_dec,
                 c.round_f32,
+                self.float_lo,
+                self.float_hi,
                 clip,
                 values,
                 nulls,

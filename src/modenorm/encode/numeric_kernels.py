@@ -274,11 +274,18 @@ def decode_float(
     log_lower,
     p_dec,
     f32,
+    lo,
+    hi,
     clip,
     values_out,
     null_out,
 ):
-    """Decode float64 values; return the number of rows whose mode is unknown."""
+    """Decode float64 values; return the number of rows whose mode is unknown.
+
+    With ``clip`` (generated input) alpha is clipped to [-1, 1] and the values
+    of Gaussian modes are clamped to ``[lo, hi]``; special values (such as
+    inf), nulls and side-channel rows are returned as they are.
+    """
     n = alpha.shape[0]
     n_modes = rank_kind.shape[0]
     bad = 0
@@ -305,7 +312,10 @@ def decode_float(
             if clip:
                 a = min(max(a, -1.0), 1.0)
             y = rank_mean[r] + rank_sd4[r] * a
-            values_out[i] = _backward(y, log_flag, log_lower, p_dec, f32)
+            v = _backward(y, log_flag, log_lower, p_dec, f32)
+            if clip:
+                v = min(max(v, lo), hi)
+            values_out[i] = v
     return bad
 
 
