@@ -430,9 +430,12 @@ class BatchReader:
             yield self._shuffled(buffer, rows, rng)
 
     def _positions(self, rows: int) -> np.ndarray:
-        if rows > len(self._range):
-            self._range = np.arange(rows, dtype=np.int64)
-        return self._range[:rows]
+        # read once: two epochs may run at once, each in its own thread
+        positions = self._range
+        if rows > len(positions):
+            positions = np.arange(rows, dtype=np.int64)
+            self._range = positions
+        return positions[:rows]
 
     def _shuffled(self, buffer: list[Arrays], rows: int, rng) -> tuple:
         # Gathering one column at a time keeps each random access pattern
