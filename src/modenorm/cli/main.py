@@ -1,4 +1,5 @@
-"""The ``modenorm`` command line: fit, transform, inverse, verify, inspect, demo.
+"""The ``modenorm`` command line: fit, transform, inverse, verify, inspect, report,
+demo.
 
 Exit codes: 0 success; 1 ``verify`` found values that do not come back;
 2 a user error (bad option, missing column, damaged input), with a message
@@ -10,10 +11,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
 
+from modenorm.cli.render import format_model
 from modenorm.engines.progress import Progress
 from modenorm.errors import ModenormError
 
@@ -30,6 +33,7 @@ EXAMPLES = {
     "inverse": "modenorm inverse encoded.parquet -m model.json -o decoded.parquet",
     "verify": "modenorm verify flights.parquet -m model.json",
     "inspect": "modenorm inspect -m model.json",
+    "report": "modenorm report flights.parquet -m model.json -o report.html",
     "demo": "modenorm demo",
 }
 
@@ -136,8 +140,20 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="COL",
         help="encode only these columns",
     )
-    kinds.add_argument("--continuous", action="append", default=[], metavar="COL")
-    kinds.add_argument("--categorical", action="append", default=[], metavar="COL")
+    kinds.add_argument(
+        "--continuous",
+        action="append",
+        default=[],
+        metavar="COL",
+        help="fit a Gaussian mixture to this column (repeatable)",
+    )
+    kinds.add_argument(
+        "--categorical",
+        action="append",
+        default=[],
+        metavar="COL",
+        help="rank this column's values by frequency (repeatable)",
+    )
     kinds.add_argument(
         "--mixed",
         action="append",
@@ -160,13 +176,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="fit on log1p(x - min), for heavy tails",
     )
     mix = fit.add_argument_group("mixture")
-    mix.add_argument("--max-modes", type=int, default=10)
-    mix.add_argument("--weight-threshold", type=float, default=0.005)
     mix.add_argument(
-        "--mixture", choices=["bayesian", "em", "spark-ml"], default="bayesian"
+        "--max-modes",
+        type=int,
+        default=10,
+        help="mixture components per column (default 10)",
     )
-    mix.add_argument("--mode-choice", choices=["sample", "argmax"], default="sample")
-    mix.add_argument("--seed", type=int, default=0)
+    mix.add_argument(
+        "--weight-threshold",
+        type=float,
+        default=0.005,
+        help="components at or below this weight are not modes (default 0.005)",
+    )
+    mix.add_argument(
+        "--mixture",
+        choices=["bayesian", "em", "spark-ml"],
+        default="bayesian",
+        help="variational Bayesian (default), maximum-likelihood EM, or Spark ML",
+    )
+    mix.add_argument(
+        "--mode-choice",
+        choices=["sample", "argmax"],
+        default="sample",
+        help="draw each row's mode from its posterior (default) or take the "
+        "most likely",
+    )
+    mix.add_argument(
+        "--seed", type=int, default=0, help="seed of the fit and the mode draws"
+    )
     mix.add_argument(
         "--bins",
         type=int,
@@ -180,14 +217,25 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("source", nargs="+")
     tr.add_argument("-m", "--model", required=True)
     _output_args(tr)
-    tr.add_argument("--layout", choices=["compact", "onehot"], default=None)
+    tr.add_argument(
+        "--layout",
+        choices=["compact", "onehot"],
+        default=None,
+        help="compact: alpha and mode rank per column; onehot: alpha then one "
+        "0/1 column per mode (default: the model's)",
+    )
     tr.add_argument(
         "--unseen",
         choices=["error", "most-frequent"],
         default="error",
         help="what to do with categories not seen at fit time",
     )
-    tr.add_argument("--max-onehot-categories", type=int, default=None)
+    tr.add_argument(
+        "--max-onehot-categories",
+        type=int,
+        default=None,
+        help="the onehot layout refuses categorical columns with more (default 1000)",
+    )
     _engine_args(tr)
     _common(tr)
 
@@ -206,13 +254,55 @@ def build_parser() -> argparse.ArgumentParser:
     ver = _subparser(sub, "verify", "round-trip a table; exit 0 only if lossless")
     ver.add_argument("source", nargs="+")
     ver.add_argument("-m", "--model", required=True)
-    ver.add_argument("--layout", choices=["compact", "onehot"], default=None)
+    ver.add_argument(
+        "--layout",
+        choices=["compact", "onehot"],
+        default=None,
+        help="layout to round-trip through (default: the model's)",
+    )
     _engine_args(ver)
     _common(ver)
 
     ins = _subparser(sub, "inspect", "print a fitted model as a table")
-    ins.add_argument("-m", "--model", required=True)
+    ins.add_argument("-m", "--model", required=True, help="model JSON to read")
     _common(ins)
+
+    rep = _subparser(
+        sub,
+        "report",
+        "write an HTML page with each column's histogram, mixture, modes and "
+        "round-trip verdict",
+    )
+    rep.add_argument("source", nargs="+", help="Parquet/CSV files, folders or globs")
+    rep.add_argument("-m", "--model", required=True, help="model JSON to read")
+    rep.add_argument("-o", "--output", required=True, help="HTML file to write")
+    rep.add_argument("--overwrite", action="store_true", help="replace the file")
+    rep.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="skip the round trip (one pass over the data instead of two)",
+    )
+    rep.add_argument(
+        "--layout",
+        choices=["compact", "onehot"],
+        default=None,
+        help="layout of the round trip (default: the model's)",
+    )
+    rep.add_argument(
+        "--top",
+        type=int,
+        default=30,
+        help="categories drawn per categorical column (default 30)",
+    )
+    rep.add_argument(
+        "--hist-bins",
+        type=int,
+        default=100,
+        help="most histogram bars per numeric column (default 100)",
+    )
+    rep.add_argument("--threads", type=int, default=None, help="worker threads")
+    rep.add_argument("--chunk-rows", type=int, default=1 << 20, help="rows per chunk")
+    _common(rep)
 
     demo = _subparser(
         sub,
@@ -253,7 +343,12 @@ def _parse_mixed(items: list[str]) -> dict[str, list[float]]:
 def _progress(args) -> Progress:
     from modenorm.cli.render import TerminalRenderer
 
-    return Progress(enabled=not args.quiet, render=TerminalRenderer())
+    if getattr(args, "progress", None) is None:
+        renderer = TerminalRenderer()
+        args.progress = Progress(
+            enabled=not args.quiet, render=renderer, interval=renderer.interval
+        )
+    return args.progress
 
 
 def _engine_options(args) -> dict:
@@ -374,6 +469,24 @@ def cmd_inspect(args) -> dict:
     return {"model": args.model, "columns": _column_summaries(model)}
 
 
+def cmd_report(args) -> dict:
+    from modenorm.report import write_report
+
+    return write_report(
+        _sources(args),
+        args.model,
+        args.output,
+        overwrite=args.overwrite,
+        verify=not args.no_verify,
+        layout=args.layout,
+        top=args.top,
+        hist_bins=args.hist_bins,
+        threads=args.threads,
+        chunk_rows=args.chunk_rows,
+        progress=_progress(args),
+    )
+
+
 def cmd_demo(args) -> dict:
     from modenorm.cli.demo import run_demo
 
@@ -386,6 +499,7 @@ COMMANDS = {
     "inverse": cmd_inverse,
     "verify": cmd_verify,
     "inspect": cmd_inspect,
+    "report": cmd_report,
     "demo": cmd_demo,
 }
 
@@ -401,42 +515,6 @@ def _column_summaries(model) -> list[dict]:
             entry["gaussian_modes"] = sum(m.kind == "gaussian" for m in col.modes)
         out.append(entry)
     return out
-
-
-def format_model(model) -> str:
-    """The fitted model as a readable table: one line per column, then modes."""
-    lines = [f"{'column':<18} {'kind':<12} {'dtype':<12} {'modes':>5}  detail"]
-    for col in model.columns:
-        dtype = col.dtype["name"]
-        if col.kind == "categorical":
-            top = ", ".join(repr(c) for c in col.categories[:4])
-            more = " ..." if len(col.categories) > 4 else ""
-            lines.append(
-                f"{col.name:<18} {col.kind:<12} {dtype:<12} "
-                f"{len(col.categories):>5}  {top}{more}"
-            )
-            continue
-        gauss = sum(m.kind == "gaussian" for m in col.modes)
-        conv = ""
-        if col.mixture is not None:
-            conv = (
-                "converged"
-                if col.mixture["converged"]
-                else (f"not converged in {col.mixture['n_iter']} iterations")
-            )
-        lines.append(
-            f"{col.name:<18} {col.kind:<12} {dtype:<12} {len(col.modes):>5}"
-            f"  {gauss} gaussian, alpha {col.alpha_dtype}, {conv}"
-        )
-        for rank, mode in enumerate(col.modes):
-            if mode.kind == "gaussian":
-                what = f"mean {mode.mean:<12.6g} std {mode.std:<12.6g}"
-            elif mode.kind == "special":
-                what = f"special value {mode.value!r}"
-            else:
-                what = "null"
-            lines.append(f"    mode {rank:<3} {what:<40} rows {mode.count:,.0f}")
-    return "\n".join(lines)
 
 
 def format_verify(report) -> str:
@@ -465,9 +543,11 @@ def _configure_logging(args) -> None:
         if args.debug
         else (logging.WARNING if args.quiet else logging.INFO)
     )
-    logging.basicConfig(
-        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    from modenorm.cli.render import ProgressLogHandler
+
+    handler = ProgressLogHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
     if not args.debug:
         logging.getLogger("py4j").setLevel(logging.WARNING)
         logging.getLogger("numba").setLevel(logging.WARNING)
@@ -480,38 +560,60 @@ def main(argv: list[str] | None = None) -> int:
     _configure_logging(args)
     try:
         result = COMMANDS[args.command](args)
+        if args.json:
+            result.setdefault("command", args.command)
+            result.setdefault("stages", _stage_records(args))
+            print(json.dumps(result, default=str, indent=1))
+    except BrokenPipeError:
+        # the reader of stdout went away (``modenorm inspect | head``)
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the exit flush
+        return EXIT_OK
     except ModenormError as exc:
         if args.debug:
             raise
-        print(f"modenorm {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_USER
+        return _fail(args, EXIT_USER, f"error: {exc}")
     except (ValueError, OSError) as exc:
         if args.debug:
             raise
-        print(f"modenorm {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_USER
+        return _fail(args, EXIT_USER, f"error: {exc}")
     except KeyboardInterrupt:
-        print(
-            f"modenorm {args.command}: interrupted; no output was committed",
-            file=sys.stderr,
-        )
-        return 130
+        return _fail(args, 130, "interrupted; no output was committed")
     except Exception as exc:  # noqa: BLE001 - the last line of defence
         if args.debug:
             raise
-        print(
-            f"modenorm {args.command}: internal error: {type(exc).__name__}: {exc}; "
+        return _fail(
+            args,
+            EXIT_BUG,
+            f"internal error: {type(exc).__name__}: {exc}; "
             "rerun with --debug and report it",
-            file=sys.stderr,
         )
-        return EXIT_BUG
-    if args.json:
-        print(json.dumps(result, default=str, indent=1))
-    if args.command == "verify" and not result["ok"]:
-        return EXIT_MISMATCH
-    if args.command == "demo" and not result.get("ok", True):
+    if args.command in ("verify", "demo", "report") and result.get("ok") is False:
         return EXIT_MISMATCH
     return EXIT_OK
+
+
+def _stage_records(args) -> list[dict]:
+    progress = getattr(args, "progress", None)
+    if progress is None:
+        return []
+    return [
+        {
+            "stage": r.name,
+            "rows": r.rows,
+            "seconds": r.seconds,
+            "rows_per_second": r.rows_per_second if r.seconds > 0 else None,
+        }
+        for r in progress.records
+    ]
+
+
+def _fail(args, code: int, message: str) -> int:
+    """Report a failure on stderr (and as JSON on stdout with ``--json``)."""
+    print(f"modenorm {args.command}: {message}", file=sys.stderr)
+    if args.json:
+        doc = {"command": args.command, "ok": False, "exit_code": code}
+        print(json.dumps(doc | {"error": message}, indent=1))
+    return code
 
 
 if __name__ == "__main__":

@@ -85,4 +85,7 @@ class Progress:
 
     def stage(self, name: str, total: int | None = None) -> StageProgress:
         """Start a stage of ``total`` rows (None when unknown)."""
-        return StageProgress(self, name, total)
+        task = StageProgress(self, name, total)
+        if self.render:
+            self.render(task, False)
+        return task
