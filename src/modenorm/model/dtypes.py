@@ -108,7 +108,9 @@ def to_kernel_array(series: pl.Series, column: str) -> tuple[np.ndarray, np.ndar
     """
     is_null = series.is_null().to_numpy()
     kind = physical_kind(series.dtype)
-    if kind == "float":
+    if kind == "float" and series.dtype == pl.Float32:
+        values = _f32_to_f64(series.fill_null(0.0).to_numpy())
+    elif kind == "float":
         values = series.cast(pl.Float64).fill_null(0.0).to_numpy()
     elif kind == "int":
         physical = series.to_physical()
@@ -125,11 +127,44 @@ def to_kernel_array(series: pl.Series, column: str) -> tuple[np.ndarray, np.ndar
     return np.ascontiguousarray(values), is_null
 
 
+def _f32_to_f64(values: np.ndarray) -> np.ndarray:
+    """Widen float32 to float64, keeping NaN payloads (signalling NaNs too).
+
+    A hardware conversion quiets signalling NaNs, which would change their
+    bits; NaNs are therefore widened bit by bit.
+    """
+    with np.errstate(invalid="ignore"):  # signalling NaNs; fixed below
+        out = values.astype(np.float64)
+    nan = np.isnan(values)
+    if nan.any():
+        b = values.view(np.uint32)[nan].astype(np.uint64)
+        sign = (b & np.uint64(0x80000000)) << np.uint64(32)
+        payload = (b & np.uint64(0x7FFFFF)) << np.uint64(29)
+        out.view(np.uint64)[nan] = sign | np.uint64(0x7FF << 52) | payload
+    return out
+
+
+def _f64_to_f32(values: np.ndarray) -> np.ndarray:
+    """Narrow float64 to float32; the inverse of :func:`_f32_to_f64` for NaNs."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        out = values.astype(np.float32)
+    nan = np.isnan(values)
+    if nan.any():
+        b = values.view(np.uint64)[nan]
+        sign = ((b >> np.uint64(32)) & np.uint64(0x80000000)).astype(np.uint32)
+        payload = ((b >> np.uint64(29)) & np.uint64(0x7FFFFF)).astype(np.uint32)
+        payload[payload == 0] = 0x400000  # a NaN made in float64: quiet NaN
+        out.view(np.uint32)[nan] = sign | np.uint32(0x7F800000) | payload
+    return out
+
+
 def from_kernel_array(
     values: np.ndarray, is_null: np.ndarray, dtype: pl.DataType, name: str
 ) -> pl.Series:
     """Turn kernel output back into a polars Series of the original dtype."""
     kind = physical_kind(dtype)
+    if dtype == pl.Float32:
+        values = _f64_to_f32(values)
     base = pl.Series(name, values)
     if is_null.any():
         base = base.scatter(np.flatnonzero(is_null), None)
