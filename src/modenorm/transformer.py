@@ -28,11 +28,13 @@ from modenorm.engines.local import LocalEngine, summarize_local
 from modenorm.engines.progress import Progress
 from modenorm.errors import ColumnError, ModenormError, SchemaMismatchError
 from modenorm.fit.columns import FitOptions, fit_categorical_column, fit_numeric_column
+from modenorm.fit.mixture import predict_log_proba
 from modenorm.fit.plan import plan_columns
 from modenorm.io.sinks import ParquetSink
 from modenorm.io.sources import Source, open_source
 from modenorm.model.dtypes import dtype_from_json, physical_kind
 from modenorm.model.schema import CategoricalColumn, Model, NumericColumn
+from modenorm.summarize.refine import plan_zoom, refine_grid
 
 __all__ = ["Transformer", "VerifyReport"]
 
@@ -281,6 +283,9 @@ class Transformer:
             columns = engine.fit_spark_ml(src, specs, scans, hists, cats, opts)
         else:
             columns = self._fit_columns(specs, scans, hists, cats, opts)
+            columns = self._refine_columns(
+                src, engine, specs, scans, hists, columns, opts
+            )
         self.model_ = Model(
             columns=columns,
             seed=self.seed,
@@ -328,6 +333,80 @@ class Transformer:
                     len(col.modes),
                 )
         return columns
+
+    def _refine_columns(self, src, engine, specs, scans, hists, columns, opts):
+        """Refit columns whose summary was too coarse, from a finer one.
+
+        Grid summaries are refined in memory; moment histograms take one more
+        pass over the data, for the affected columns only.
+        """
+        by_name = {s.name: s for s in specs}
+        finer, zooms = {}, {}
+        for col in columns:
+            state = getattr(col, "_refine_state", None)
+            if state is None:
+                continue
+            atoms, ratio, fit = state
+            hist = hists[col.name]
+            if hist.mode == "grid":
+                new = refine_grid(hist, atoms, ratio, fit.variances, opts.max_atoms)
+                if new is not None:
+                    finer[col.name] = (new, fit)
+            else:
+                zoom = plan_zoom(hist, atoms, ratio, fit.variances)
+                if zoom is not None:
+                    zooms[col.name] = (zoom, fit)
+        if zooms:
+            fresh = self._zoom_pass(src, engine, {n: z for n, (z, _) in zooms.items()})
+            for name, (_, fit) in zooms.items():
+                finer[name] = (fresh[name].atoms(opts.max_atoms), fit)
+        if not finer:
+            return columns
+        out = []
+        for col in columns:
+            if col.name not in finer:
+                out.append(col)
+                continue
+            atoms, fit = finer[col.name]
+            labels = predict_labels(fit, atoms.means)
+            spec = by_name[col.name]
+            new = fit_numeric_column(
+                spec,
+                scans[col.name],
+                hists[col.name],
+                opts,
+                atoms=atoms,
+                init_labels=labels,
+            )
+            logger.info(
+                "column %r: summary refined (%d atoms); resolution %.3g -> %.3g",
+                col.name,
+                len(atoms.counts),
+                col.stats.get("resolution", 0.0),
+                new.stats.get("resolution", 0.0),
+            )
+            out.append(new)
+        return out
+
+    def _zoom_pass(self, src, engine, zooms):
+        if self.engine == "spark":
+            return engine.refine(src, zooms)
+
+        def add(acc, item):
+            for name, zoom in acc.items():
+                zoom.add(item[1][name])
+
+        accs = engine.accumulate(
+            "refine pass",
+            src,
+            list(zooms),
+            lambda: {n: z.empty_like() for n, z in zooms.items()},
+            add,
+        )
+        for acc in accs:
+            for name, zoom in acc.items():
+                zooms[name].merge(zoom)
+        return zooms
 
     def _options_doc(self) -> dict[str, Any]:
         return {
@@ -795,6 +874,11 @@ class Transformer:
 
 def _is_text(dtype: pl.DataType) -> bool:
     return isinstance(dtype, pl.String | pl.Categorical | pl.Enum)
+
+
+def predict_labels(fit, x: np.ndarray) -> np.ndarray:
+    """Most likely component of each value under a fitted mixture."""
+    return predict_log_proba(fit, x).argmax(axis=1)
 
 
 def mismatched_rows(original: pl.Series, decoded: pl.Series) -> np.ndarray:

@@ -8,11 +8,12 @@ import math
 import numpy as np
 
 from modenorm.errors import ColumnError
-from modenorm.fit.mixture import fit_mixture
+from modenorm.fit.mixture import fit_mixture, predict_log_proba
 from modenorm.model.dtypes import dtype_to_json
 from modenorm.model.schema import CategoricalColumn, Mode, NumericColumn
 from modenorm.summarize.categorical import CategoryCounts
-from modenorm.summarize.numeric import ColumnSpec, Histogram, NumericScan
+from modenorm.summarize.numeric import ColumnSpec, Histogram, NumericScan, coarsen
+from modenorm.summarize.refine import local_resolution
 
 __all__ = ["FitOptions", "fit_numeric_column", "fit_categorical_column"]
 
@@ -20,6 +21,7 @@ logger = logging.getLogger(__name__)
 
 ALPHA_LIMIT = 0.99
 FLOAT32_STD_LIMIT = 1e6
+SCREEN_ATOMS = 1 << 14
 MAX_STD = 2.0**1020  # keeps 4 * std finite in the kernels
 
 
@@ -110,27 +112,48 @@ def _atom_log_likelihood(fit, atoms) -> float:
     return float(atoms.counts @ dens)
 
 
-def _best_fit(atoms, opts):
-    """Fit from ``opts.n_init`` k-means starts; keep the highest likelihood."""
-    best, best_ll = None, -np.inf
-    for start in range(opts.n_init):
-        fit = fit_mixture(
+def _best_fit(atoms, opts, init_labels=None):
+    """Fit from ``opts.n_init`` k-means starts; keep the highest likelihood.
+
+    Starts are screened on at most ``SCREEN_ATOMS`` coarsened atoms; the best
+    one's labels then start the fit on all atoms. With ``init_labels`` (a refit
+    on finer atoms), start once from them.
+    """
+    if init_labels is not None:
+        return fit_mixture(
             atoms.counts,
             atoms.means,
             atoms.m2,
             n_components=opts.max_modes,
             method=opts.mixture,
+            init_labels=init_labels,
+            n_threads=1,
+        )
+    screen = (
+        atoms if len(atoms.counts) <= SCREEN_ATOMS else coarsen(atoms, SCREEN_ATOMS)
+    )
+    best, best_ll = None, -np.inf
+    for start in range(opts.n_init):
+        fit = fit_mixture(
+            screen.counts,
+            screen.means,
+            screen.m2,
+            n_components=opts.max_modes,
+            method=opts.mixture,
             random_state=opts.seed * 7919 + start,
             n_threads=1,
         )
-        ll = _atom_log_likelihood(fit, atoms)
+        ll = _atom_log_likelihood(fit, screen)
         if ll > best_ll:
             best, best_ll = fit, ll
-    return best
+    if screen is atoms:
+        return best
+    labels = predict_log_proba(best, atoms.means).argmax(axis=1)
+    return _best_fit(atoms, opts, init_labels=labels)
 
 
-def _gaussian_modes(spec, atoms, opts, name) -> tuple[list[tuple[Mode, int]], dict]:
-    fit = _best_fit(atoms, opts)
+def _gaussian_modes(spec, atoms, opts, name, init_labels=None):
+    fit = _best_fit(atoms, opts, init_labels)
     const, mean, prec = fit.log_resp_terms()
     resp = _responsibilities(const, mean, prec, atoms.means)
     chosen = np.bincount(resp.argmax(axis=1), minlength=len(fit.weights))
@@ -167,7 +190,7 @@ def _gaussian_modes(spec, atoms, opts, name) -> tuple[list[tuple[Mode, int]], di
                 int(k),
             )
         )
-    return modes, _mixture_doc(fit, valid)
+    return modes, _mixture_doc(fit, valid), fit
 
 
 def _minmax_mode(atoms) -> tuple[Mode, int]:
@@ -208,9 +231,19 @@ def _alpha_dtype(spec, scan, modes, p_dec) -> str:
 
 
 def fit_numeric_column(
-    spec: ColumnSpec, scan: NumericScan, hist: Histogram, opts: FitOptions
+    spec: ColumnSpec,
+    scan: NumericScan,
+    hist: Histogram,
+    opts: FitOptions,
+    *,
+    atoms=None,
+    init_labels=None,
 ) -> NumericColumn:
-    """Fit one continuous, mixed or min-max column from its summaries."""
+    """Fit one continuous, mixed or min-max column from its summaries.
+
+    ``atoms`` replaces the histogram's own atoms (a refined summary), and
+    ``init_labels`` starts the mixture from given labels instead of k-means.
+    """
     if scan.n_rows and scan.n_null == scan.n_rows:
         raise ColumnError(
             f"column {spec.name!r}: all {scan.n_rows} values are null; there is "
@@ -218,6 +251,7 @@ def fit_numeric_column(
         )
     ranked = _special_modes(spec, scan)
     mixture = None
+    refine_state = None
     stats = {
         "rows": scan.n_rows,
         "nulls": scan.n_null,
@@ -227,23 +261,21 @@ def fit_numeric_column(
         "summary": hist.mode,
     }
     if scan.n_values:
-        atoms = hist.atoms(opts.max_atoms)
+        if atoms is None:
+            atoms = hist.atoms(opts.max_atoms)
+        else:
+            stats["summary"] = hist.mode + "+refined"
         stats["atoms"] = len(atoms.counts)
         if spec.kind == "minmax":
             ranked.append(_minmax_mode(atoms))
         else:
-            gaussians, mixture = _gaussian_modes(spec, atoms, opts, spec.name)
+            gaussians, mixture, fit = _gaussian_modes(
+                spec, atoms, opts, spec.name, init_labels
+            )
             ranked.extend(gaussians)
-            min_std = min(m.std for m, _ in gaussians)
-            spread = float(atoms.spreads.max()) if len(atoms.spreads) else 0.0
-            stats["resolution"] = spread / min_std
-            if stats["resolution"] > 0.01:
-                logger.warning(
-                    "column %r: summary bins span up to %.3g of the narrowest "
-                    "mode's deviation; raise bins for a closer fit",
-                    spec.name,
-                    stats["resolution"],
-                )
+            ratio = local_resolution(atoms, fit.weights, fit.means, fit.variances)
+            stats["resolution"] = float(ratio.max()) if len(ratio) else 0.0
+            refine_state = (atoms, ratio, fit)
         if hist.scale != 1.0:
             stats["fit_scale"] = hist.scale
             _unscale(ranked, mixture, hist.scale)
@@ -265,6 +297,7 @@ def fit_numeric_column(
         alpha_dtype=_alpha_dtype(spec, scan, modes, p_dec if p_dec else 1.0),
         stats=stats,
     )
+    col._refine_state = refine_state
     return col
 
 
