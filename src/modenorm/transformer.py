@@ -297,9 +297,9 @@ class Transformer:
 
     @staticmethod
     def _check_has_rows(src: Source, scans, cats) -> None:
-        rows = [scan.n_rows for scan in scans.values()]
-        rows += [sum(counts.ranked()[1]) for counts in cats.values()]
-        if not any(rows):
+        if any(scan.n_rows for scan in scans.values()):
+            return
+        if not any(sum(counts.ranked()[1]) for counts in cats.values()):
             raise ColumnError(
                 f"{src.description} has no rows; there is nothing to fit; pass a "
                 "table with at least one row"
