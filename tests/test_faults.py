@@ -616,3 +616,17 @@ def test_os_errors_keep_their_message(tmp_path, table):
     with pytest.raises((SourceError, OSError)):
         Transformer().fit(folder)
     assert os.path.isdir(folder)
+
+
+@pytest.mark.parametrize("chunk_rows", [0, -5])
+def test_bad_chunk_size_is_refused_naming_the_option(fitted, table, chunk_rows):
+    t = Transformer.from_model(fitted.model_, chunk_rows=chunk_rows)
+    pattern = (
+        rf"chunk_rows \(--chunk-rows\) must be a positive integer, got {chunk_rows}"
+    )
+    with pytest.raises(ValueError, match=pattern):
+        t.transform(table)
+    with pytest.raises(ValueError, match=pattern):
+        t.verify(table)
+    with pytest.raises(ValueError, match=pattern):
+        t.inverse_transform(fitted.transform(table))

@@ -97,6 +97,13 @@ class LocalEngine:
         chunk_rows: int = 1 << 20,
         progress: Progress | None = None,
     ) -> None:
+        if isinstance(chunk_rows, bool) or not (
+            isinstance(chunk_rows, int) and chunk_rows >= 1
+        ):
+            raise ValueError(
+                f"chunk_rows (--chunk-rows) must be a positive integer, got "
+                f"{chunk_rows!r}"
+            )
         self.threads = threads or default_threads()
         self.chunk_rows = chunk_rows
         self.progress = progress or Progress(enabled=False)
