@@ -47,7 +47,21 @@ UNSEEN_POLICIES = ("error", "most_frequent")
 
 @dataclass
 class VerifyReport:
-    """Result of :meth:`Transformer.verify`: a value-by-value round trip."""
+    """Result of :meth:`Transformer.verify`: a value-by-value round trip.
+
+    Attributes
+    ----------
+    rows : int
+        Rows read.
+    mismatches : dict of str to int
+        Per column, the values that did not come back bit for bit (0 when the
+        column is lossless).
+    exact_rows : dict of str to int
+        Per numeric column, the rows kept by the exact side channel
+        (``<col>.exact``) because no mode could hold them exactly.
+    examples : dict of str to list
+        Per column with mismatches, a few of the original values that failed.
+    """
 
     rows: int = 0
     mismatches: dict[str, int] = field(default_factory=dict)
@@ -94,6 +108,8 @@ class Transformer:
     layout : {"compact", "onehot"}, default "compact"
         Default layout of :meth:`transform`.
     engine : {"local", "spark"}, default "local"
+        The local engine streams chunks through a thread pool in this process;
+        the Spark engine runs the same kernels in Spark's Python workers.
     threads : int, optional
         Worker threads of the local engine (default: all cores).
     chunk_rows : int, default 1_048_576
@@ -106,6 +122,10 @@ class Transformer:
         What to do with a category not seen at fit time.
     progress : Progress, optional
         Receives progress of long stages.
+    spark_master : str, optional
+        Spark master URL, such as ``local[2]`` (Spark engine only).
+    partitions : int, optional
+        Spark partitions (default: from the data size and the cores).
     n_init : int, default 10
         k-means starts of each mixture fit; the fit with the highest plug-in
         log-likelihood is kept. Each start runs scikit-learn's variational
@@ -115,6 +135,24 @@ class Transformer:
     ----------
     model_ : Model
         The fitted model (after :meth:`fit`).
+
+    Notes
+    -----
+    A value ``x`` of a continuous column is encoded as its mode's rank and
+    ``alpha = (x - mean) / (4 * std)`` of that mode, in the fitted domain
+    (``x - offset`` for integer-like columns, ``log1p(x - lower)`` for log
+    columns); decoding computes ``mean + 4 * std * alpha``, rounds it to the
+    column's grid, and takes the exact side channel where that would not give
+    ``x`` back bit for bit (ALGORITHMS.md, section 4).
+
+    Examples
+    --------
+    >>> from modenorm import Transformer
+    >>> t = Transformer(mixed={"dep_delay": [0.0]}, seed=0).fit("flights.parquet")
+    >>> encoded = t.transform("flights.parquet")
+    >>> decoded = t.inverse_transform(encoded)
+    >>> t.verify("flights.parquet").ok
+    True
     """
 
     def __init__(
@@ -446,7 +484,21 @@ class Transformer:
         return output_info(self.codecs)
 
     def output_columns(self, layout: str | None = None) -> list[str]:
-        """Names of the encoded columns of a layout (side channel last)."""
+        """Names of the encoded columns of a layout (side channel last).
+
+        Parameters
+        ----------
+        layout : {"compact", "onehot"}, optional
+            Default: the transformer's ``layout``.
+
+        Returns
+        -------
+        list of str
+            ``<col>.alpha`` and ``<col>.mode`` (compact) or ``<col>.mode.<rank>``
+            (onehot) per numeric column, ``<col>.category`` or
+            ``<col>.category.<rank>`` per categorical column, then the
+            ``<col>.exact`` side channel of every numeric column.
+        """
         return encoded_columns(self.codecs, check_layout(layout or self.layout))
 
     # ------------------------------------------------------------------ feed
@@ -531,7 +583,23 @@ class Transformer:
                     )
 
     def encode_chunk(self, chunk: pl.DataFrame, row0: int, layout: str) -> pl.DataFrame:
-        """Encode one chunk whose first row has index ``row0`` in the table."""
+        """Encode one chunk whose first row has index ``row0`` in the table.
+
+        Parameters
+        ----------
+        chunk : polars.DataFrame
+            Rows of the original columns.
+        row0 : int
+            Index of the chunk's first row in the whole table; the seeded mode
+            draw of a row depends on its index, so any chunking gives the same
+            encoding.
+        layout : {"compact", "onehot"}
+
+        Returns
+        -------
+        polars.DataFrame
+            The encoded rows, with the columns of :meth:`output_columns`.
+        """
         parts = [c.encode(chunk[c.name], row0) for c in self.codecs]
         return assemble(self.codecs, parts, layout)
 
@@ -565,6 +633,20 @@ class Transformer:
         -------
         polars.DataFrame or Path
             The encoded table, or the path written.
+
+        Raises
+        ------
+        SchemaMismatchError
+            A column of the model is missing from ``source`` or has another
+            type.
+        ColumnError
+            The onehot layout meets a categorical column with more than
+            ``max_onehot_categories`` categories, or a numeric column holds
+            nulls but had none at fit time.
+        UnseenCategoryError
+            A categorical value was not seen at fit time (``unseen="error"``).
+        OutputExistsError
+            ``output`` exists and ``overwrite`` is False.
         """
         self._require_fitted()
         layout = check_layout(layout or self.layout)
@@ -627,12 +709,39 @@ class Transformer:
             )
 
     def fit_transform(self, source: Any, **kwargs) -> pl.DataFrame | Path:
-        """Fit on ``source``, then encode it."""
+        """Fit on ``source``, then encode it.
+
+        Parameters
+        ----------
+        source : path, glob, DataFrame, LazyFrame, pandas DataFrame or Arrow table
+        **kwargs
+            Options of :meth:`transform` (``layout``, ``output``, ...).
+
+        Returns
+        -------
+        polars.DataFrame or Path
+            As :meth:`transform`.
+        """
         return self.fit(source).transform(source, **kwargs)
 
     # ---------------------------------------------------------------- inverse
     def decode_chunk(self, chunk: pl.DataFrame, layout: str, *, clip: bool = False):
-        """Decode one encoded chunk back to the original columns."""
+        """Decode one encoded chunk back to the original columns.
+
+        Parameters
+        ----------
+        chunk : polars.DataFrame
+            Encoded rows in ``layout``.
+        layout : {"compact", "onehot"}
+        clip : bool, default False
+            Treat the rows as generator output: clip ``alpha`` to [-1, 1] and
+            keep decoded values within the fitted range.
+
+        Returns
+        -------
+        polars.DataFrame
+            The original columns, in model order and with their original types.
+        """
         parts = split_encoded(chunk, self.codecs, layout)
         series = []
         for codec, part in zip(self.codecs, parts, strict=True):
@@ -691,12 +800,26 @@ class Transformer:
             values and nulls come back as they are.
         output : path, optional
             Write Parquet there (atomically) instead of returning a DataFrame.
+        overwrite : bool, default False
+            Replace an existing output.
+        compression : str, default "zstd"
+            Parquet compression: zstd, snappy, lz4, gzip or none.
         generated : bool, optional
             Treat the input as generator output (default: only for arrays).
 
         Returns
         -------
         polars.DataFrame or Path
+            The decoded table, or the path written.
+
+        Raises
+        ------
+        SchemaMismatchError
+            The input is in neither layout of this model, a mode or category
+            rank lies outside the model, or a matrix has the wrong width or
+            holds NaN.
+        OutputExistsError
+            ``output`` exists and ``overwrite`` is False.
         """
         self._require_fitted()
         if isinstance(encoded, np.ndarray):
@@ -736,7 +859,29 @@ class Transformer:
 
     # ----------------------------------------------------------------- verify
     def verify(self, source: Any, *, layout: str | None = None) -> VerifyReport:
-        """Encode and decode ``source`` chunk by chunk and compare every value."""
+        """Encode and decode ``source`` chunk by chunk and compare every value.
+
+        Floats are compared bit for bit (so ``-0.0`` differs from ``0.0``),
+        nulls as nulls. Nothing is written; memory stays one chunk per thread.
+
+        Parameters
+        ----------
+        source : path, glob, DataFrame, LazyFrame, pandas DataFrame or Arrow table
+        layout : {"compact", "onehot"}, optional
+            Layout to round-trip through (default: the transformer's).
+
+        Returns
+        -------
+        VerifyReport
+            Rows read, mismatches and side-channel rows per column; ``ok`` is
+            True when every value came back.
+
+        Raises
+        ------
+        SchemaMismatchError
+            A column of the model is missing from ``source`` or has another
+            type.
+        """
         self._require_fitted()
         layout = check_layout(layout or self.layout)
         src = open_source(source)
@@ -777,6 +922,11 @@ class Transformer:
     def mixture(self, column: str) -> dict[str, Any]:
         """Fitted mixture of one continuous or mixed column.
 
+        Parameters
+        ----------
+        column : str
+            Name of a continuous or mixed column of the model.
+
         Returns
         -------
         dict
@@ -784,6 +934,12 @@ class Transformer:
             ``valid`` (bool array), ``converged``, ``n_iter`` and ``method``.
             Values are in the fitted domain (after ``log1p`` for log columns and
             relative to ``offset`` for integer-like columns).
+
+        Raises
+        ------
+        ColumnError
+            The column is not in the model, is categorical, or is a min-max
+            column (which has no mixture).
         """
         col = self._numeric_column(column)
         if col.mixture is None:
@@ -814,6 +970,17 @@ class Transformer:
 
         Uses the plug-in density (fitted weights, means, deviations) over the
         rows that are neither null nor special values, in the fitted domain.
+
+        Parameters
+        ----------
+        source : path, glob, DataFrame, LazyFrame, pandas DataFrame or Arrow table
+
+        Returns
+        -------
+        dict of str to float
+            Per continuous or mixed column, the mean log density in nats (NaN
+            for a column with no such rows). Compare it with scikit-learn's
+            ``BayesianGaussianMixture.score`` on the same values.
         """
         from modenorm.fit.scoring import column_log_likelihood
 
@@ -841,18 +1008,57 @@ class Transformer:
 
     # ------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike) -> None:
-        """Write the fitted model as a JSON document."""
+        """Write the fitted model as a JSON document (atomically).
+
+        Parameters
+        ----------
+        path : path
+            The file to write; an existing file is replaced.
+        """
         self._require_fitted().save(path)
 
     @classmethod
     def load(cls, path: str | os.PathLike, **options) -> Transformer:
-        """Load a model written by :meth:`save`; ``options`` set engine settings."""
+        """Load a model written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : path
+            A model JSON file. It is parsed and checked field by field, never
+            executed, so a file from a stranger is safe to load.
+        **options
+            Constructor options that do not change the model: ``engine``,
+            ``threads``, ``chunk_rows``, ``progress``, ``unseen``, ...
+
+        Returns
+        -------
+        Transformer
+            A fitted transformer.
+
+        Raises
+        ------
+        ModelFileError
+            The file is missing, damaged, or of another format version.
+        """
         model = Model.load(path)
         return cls.from_model(model, **options)
 
     @classmethod
     def from_model(cls, model: Model, **options) -> Transformer:
-        """Wrap an existing model."""
+        """Wrap an existing model.
+
+        Parameters
+        ----------
+        model : Model
+            A fitted model, such as ``Model.load(path)``.
+        **options
+            Constructor options, as for :meth:`load`.
+
+        Returns
+        -------
+        Transformer
+            A fitted transformer whose options follow the model's.
+        """
         saved = model.options
         kwargs = {
             "seed": model.seed,

@@ -121,6 +121,9 @@ class TerminalRenderer:
         elapsed = max(stage.elapsed, 1e-9)
         rate = stage.rows / elapsed
         unit = _unit(stage)
+        if stage.rows == 0:
+            of = f" / {stage.total:,}" if stage.total else ""
+            return f"{stage.name}: 0{of} {unit}, starting, {_fmt_time(elapsed)} elapsed"
         if stage.total:
             frac = min(stage.rows / stage.total, 1.0)
             text = (
