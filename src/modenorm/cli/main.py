@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+from modenorm.cli import spark_config
 from modenorm.cli.render import format_model
 from modenorm.engines.progress import Progress
 from modenorm.errors import ModenormError
@@ -35,6 +36,7 @@ EXAMPLES = {
     "inspect": "modenorm inspect -m model.json",
     "report": "modenorm report flights.parquet -m model.json -o report.html",
     "demo": "modenorm demo",
+    "spark-config": spark_config.EXAMPLE,
 }
 
 
@@ -316,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _engine_args(demo)
     _common(demo)
+    spark_config.add_parser(sub)
     return parser
 
 
@@ -501,6 +504,7 @@ COMMANDS = {
     "inspect": cmd_inspect,
     "report": cmd_report,
     "demo": cmd_demo,
+    "spark-config": spark_config.run,
 }
 
 
