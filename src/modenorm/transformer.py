@@ -394,8 +394,10 @@ class Transformer:
                 zoom = plan_zoom(hist, atoms, ratio, fit.variances)
                 if zoom is not None:
                     zooms[col.name] = (zoom, fit)
+        fresh = None
         if zooms:
             fresh = self._zoom_pass(src, engine, {n: z for n, (z, _) in zooms.items()})
+        if fresh is not None:
             for name, (_, fit) in zooms.items():
                 finer[name] = (fresh[name].atoms(opts.max_atoms), fit)
         if not finer:
@@ -428,6 +430,9 @@ class Transformer:
 
     def _zoom_pass(self, src, engine, zooms):
         if self.engine == "spark":
+            if not hasattr(engine, "refine"):
+                logger.info("the spark engine does not refine summaries yet")
+                return None
             return engine.refine(src, zooms)
 
         def add(acc, item):
