@@ -475,7 +475,7 @@ def cmd_inspect(args) -> dict:
 def cmd_report(args) -> dict:
     from modenorm.report import write_report
 
-    return write_report(
+    result = write_report(
         _sources(args),
         args.model,
         args.output,
@@ -488,6 +488,14 @@ def cmd_report(args) -> dict:
         chunk_rows=args.chunk_rows,
         progress=_progress(args),
     )
+    verdict = {True: "round trip lossless", False: "round trip FAILED"}
+    _say(
+        args,
+        f"wrote {args.output} ({result['columns']} columns, {result['rows']:,} rows, "
+        f"{verdict.get(result.get('ok'), 'round trip not checked')}, "
+        f"{result['seconds']:.2f} s)",
+    )
+    return result
 
 
 def cmd_demo(args) -> dict:

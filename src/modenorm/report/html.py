@@ -434,7 +434,7 @@ def render_report(
             exact_rows=checked.exact_rows,
         )
     summary["seconds"] = time.perf_counter() - start
-    logger.info("report of %d columns over %d rows", len(summaries), rows)
+    logger.debug("report of %d columns over %d rows", len(summaries), rows)
     return page, summary
 
 
