@@ -99,6 +99,7 @@ def _output_args(parser: argparse.ArgumentParser) -> None:
         "--compression",
         default="zstd",
         choices=["zstd", "snappy", "lz4", "gzip", "none"],
+        help="Parquet compression (default zstd)",
     )
     parser.add_argument(
         "--part-rows",
@@ -216,8 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(fit)
 
     tr = _subparser(sub, "transform", "encode a table with a fitted model")
-    tr.add_argument("source", nargs="+")
-    tr.add_argument("-m", "--model", required=True)
+    tr.add_argument("source", nargs="+", help="Parquet/CSV files, folders or globs")
+    tr.add_argument("-m", "--model", required=True, help="model JSON to read")
     _output_args(tr)
     tr.add_argument(
         "--layout",
@@ -242,8 +243,10 @@ def build_parser() -> argparse.ArgumentParser:
     _common(tr)
 
     inv = _subparser(sub, "inverse", "decode an encoded table back to the original")
-    inv.add_argument("source", nargs="+")
-    inv.add_argument("-m", "--model", required=True)
+    inv.add_argument(
+        "source", nargs="+", help="encoded Parquet files, folders or globs"
+    )
+    inv.add_argument("-m", "--model", required=True, help="model JSON to read")
     _output_args(inv)
     inv.add_argument(
         "--generated",
@@ -254,8 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(inv)
 
     ver = _subparser(sub, "verify", "round-trip a table; exit 0 only if lossless")
-    ver.add_argument("source", nargs="+")
-    ver.add_argument("-m", "--model", required=True)
+    ver.add_argument("source", nargs="+", help="Parquet/CSV files, folders or globs")
+    ver.add_argument("-m", "--model", required=True, help="model JSON to read")
     ver.add_argument(
         "--layout",
         choices=["compact", "onehot"],
