@@ -332,3 +332,31 @@ def test_cli_fit_with_the_spark_engine_writes_the_local_model(
     local = json.loads((tmp_path / "local.json").read_text())
     remote = json.loads((tmp_path / "spark.json").read_text())
     assert local == remote
+    model = ["-m", str(tmp_path / "spark.json"), "--quiet", *spark_args]
+    encoded, decoded = tmp_path / "encoded", tmp_path / "decoded"
+    assert main(["transform", str(parquet_dir), "-o", str(encoded), *model]) == 0
+    assert main(["inverse", str(encoded), "-o", str(decoded), *model]) == 0
+    original = pl.read_parquet(sorted(parquet_dir.glob("*.parquet")))
+    assert_identical(original, pl.read_parquet(sorted(decoded.glob("*.parquet"))))
+
+
+@pytest.mark.spark
+def test_parquet_source_reads_as_a_dataframe_with_progress(
+    local_fit, table, parquet_dir, tmp_path
+):
+    from modenorm import Progress
+    from modenorm.engines.spark import SparkEngine, open_spark_source
+
+    src = open_spark_source(parquet_dir, SparkEngine(partitions=4))
+    assert (src.num_rows, len(src.tasks)) == (24_000, 4)
+    # 6,000 lies 2,000 rows from the nearest row groups: cut inside one
+    assert [t.row0 for t in src.tasks] == [0, 6_000, 11_000, 18_000]
+    assert_identical(table, collect(src.df))
+
+    progress = Progress(render=lambda stage, final: None)
+    remote = Transformer.from_model(
+        local_fit.model_, engine="spark", partitions=4, progress=progress
+    )
+    remote.transform(parquet_dir, output=tmp_path / "encoded")
+    records = {r.name: r.rows for r in progress.records}
+    assert records["transform"] == 24_000

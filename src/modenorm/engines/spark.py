@@ -34,6 +34,7 @@ import os
 import re
 import shutil
 import sys
+import threading
 import uuid
 from functools import partial
 from pathlib import Path
@@ -499,13 +500,32 @@ class SparkEngine:
         return tuple(int(s) for s in starts)
 
     def _run_stage(self, name: str, total: int | None, action):
+        """Run ``action`` (Spark jobs) as one progress stage of ``total`` rows.
+
+        While it runs, a thread polls Spark's status tracker and advances the
+        stage by the share of the jobs' tasks that have finished.
+        """
         task = self.progress.stage(name, total)
+        sc = self.session.sparkContext
+        group = f"modenorm-{uuid.uuid4().hex[:12]}"
+        sc.setJobGroup(group, f"modenorm {name}")
+        stop = threading.Event()
+        done = [0]
+        watcher = threading.Thread(
+            target=_watch_jobs, args=(sc, group, total, task, stop, done), daemon=True
+        )
+        watcher.start()
         try:
             result = action()
+            stop.set()
+            watcher.join()
             if total:
-                task.advance(total)
+                task.advance(total - done[0])
             return result
         finally:
+            stop.set()
+            sc.setLocalProperty("spark.jobGroup.id", None)
+            sc.setLocalProperty("spark.job.description", None)
             task.close()
 
     # ----------------------------------------------------------- summaries
@@ -685,6 +705,27 @@ class SparkEngine:
         """A DataFrame ``x double`` of the values a column's mixture is fitted on."""
         job = partial(W.values_job, spec=spec, scan=scan)
         return self._mapped(src, [spec.name], job, "x double", ordered=False, fit=True)
+
+
+def _watch_jobs(sc, group, total, task, stop, done, interval=0.5) -> None:
+    """Advance ``task`` by the finished share of the tasks of ``group``'s jobs."""
+    if not total:
+        return
+    tracker = sc.statusTracker()
+    while not stop.wait(interval):
+        n_tasks = n_done = 0
+        for job_id in tracker.getJobIdsForGroup(group):
+            job = tracker.getJobInfo(job_id)
+            for stage_id in job.stageIds if job else ():
+                info = tracker.getStageInfo(stage_id)
+                if info is not None:
+                    n_tasks += info.numTasks
+                    n_done += info.numCompletedTasks
+        if n_tasks and not stop.is_set():
+            rows = min(total, total * n_done // n_tasks)
+            if rows > done[0]:
+                task.advance(rows - done[0])
+                done[0] = rows
 
 
 # -------------------------------------------------------------- merging
