@@ -23,8 +23,6 @@ from modenorm.engines._spark_plan import choose_partitions, plan_read_tasks
 from modenorm.errors import OutputExistsError
 from modenorm.transformer import mismatched_rows
 
-pyspark = pytest.importorskip("pyspark")
-
 
 def assert_identical(original: pl.DataFrame, decoded: pl.DataFrame) -> None:
     assert decoded.columns == original.columns
@@ -51,6 +49,7 @@ def as_types_of(frame: pl.DataFrame, like: pl.DataFrame) -> pl.DataFrame:
 @pytest.fixture(scope="session")
 def spark():
     """One local[2] session bound to the loopback address, UI off."""
+    pytest.importorskip("pyspark")
     os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
     from modenorm.engines.spark import spark_session
 
@@ -201,7 +200,9 @@ def test_spark_fit_gives_the_local_model(local_fit, spark_fit):
 
 
 @pytest.mark.spark
-def test_spark_encodes_as_local_and_decodes_exactly(local_fit, table, parquet_dir):
+def test_spark_encodes_as_local_and_decodes_exactly(
+    spark, local_fit, table, parquet_dir
+):
     local = local_fit
     expected = local.transform(parquet_dir)
     remote = Transformer.from_model(local.model_, engine="spark", partitions=5)
@@ -233,7 +234,7 @@ def test_spark_output_files_round_trip_with_either_engine(
 
 @pytest.mark.spark
 def test_existing_output_is_refused_then_replaced(
-    local_fit, table, parquet_dir, tmp_path
+    spark, local_fit, table, parquet_dir, tmp_path
 ):
     remote = Transformer.from_model(local_fit.model_, engine="spark")
     out = tmp_path / "out"
@@ -342,7 +343,7 @@ def test_cli_fit_with_the_spark_engine_writes_the_local_model(
 
 @pytest.mark.spark
 def test_parquet_source_reads_as_a_dataframe_with_progress(
-    local_fit, table, parquet_dir, tmp_path
+    spark, local_fit, table, parquet_dir, tmp_path
 ):
     from modenorm import Progress
     from modenorm.engines.spark import SparkEngine, open_spark_source

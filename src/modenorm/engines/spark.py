@@ -146,7 +146,11 @@ def spark_session(master: str | None = None):
     _require_pyspark()
     from pyspark.sql import SparkSession
 
-    active = SparkSession.getActiveSession()
+    # a session started in another thread is not "active" here, but it exists:
+    # reuse it rather than let the builder change its settings
+    active = SparkSession.getActiveSession() or getattr(
+        SparkSession, "_instantiatedSession", None
+    )
     if active is not None:
         running = active.sparkContext.master
         if master and master != running:
