@@ -303,7 +303,8 @@ def _numeric_detail(col) -> str:
     exact = "int64" if col.physical == "int" else "float64"
     fit = [f"fitted on {domain_text(col, units)}"]
     if "summary" in stats:
-        fit.append(f"{stats['summary']} summary of {stats.get('atoms', 0):,} atoms")
+        atoms = stats.get("atoms", 0)
+        fit.append(f"{stats['summary']} summary of {atoms:,} atom{'s' * (atoms != 1)}")
     if col.mixture is not None:
         fit.append(f"{col.mixture['method']} mixture {_convergence(col.mixture)}")
     if col.decimals >= 0:

@@ -77,6 +77,10 @@ code { font-family: ui-monospace, Menlo, monospace; font-size: 12.5px; }
 """
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
 def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
@@ -115,7 +119,8 @@ def _mixture_text(col: NumericColumn) -> str:
         return "none (min-max scaling)" if col.kind == "minmax" else "none"
     state = "converged" if mix["converged"] else "not converged"
     n = len(mix["weights"])
-    return f"{mix['method']}, {n} components, {state} in {mix['n_iter']} iterations"
+    what = "component" if n == 1 else "components"
+    return f"{mix['method']}, {n} {what}, {state} in {mix['n_iter']} iterations"
 
 
 def _dropped_components(col: NumericColumn) -> str:
@@ -221,7 +226,7 @@ def _numeric_section(index: int, summary: NumericSummary, verify) -> str:
         ("mixture", _mixture_text(col)),
         (
             "fit summary",
-            f"{stats.get('summary', '?')}, {stats.get('atoms', 0):,} atoms",
+            f"{stats.get('summary', '?')}, {_count(stats.get('atoms', 0), 'atom')}",
         ),
         ("alpha stored as", col.alpha_dtype),
         ("exact side channel", f"{exact:,} rows"),

@@ -288,6 +288,10 @@ def _draw_histogram(ax, summary: NumericSummary, units: DisplayUnits) -> None:
     _style(ax)
     if units.kind == "date":
         _date_axis(ax, units)
+    elif summary.column.physical == "int" and units.kind == "linear":
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     ax.set_xlabel(units.label, fontsize=9, color="#3c4752")
     ax.set_ylabel("rows per bar", fontsize=9, color="#3c4752")
     title = "histogram of the data with the fitted mixture"
@@ -325,6 +329,7 @@ def _draw_usage(ax, summary: NumericSummary) -> None:
         label="rows at fit time",
     )
     ax.set_xticks(ranks, [_mode_tick(r, m) for r, m in enumerate(modes)])
+    ax.set_xlim(-0.6, max(len(modes), 6) - 0.4)  # few modes: bars of usual width
     _style(ax)
     ax.set_xlabel("mode rank (0 = most used at fit time)", fontsize=9, color="#3c4752")
     ax.set_title("mode usage after ranking (rows encoded)", fontsize=10, loc="left")
