@@ -8,6 +8,7 @@ archived or opened offline, and no request leaves the browser.
 from __future__ import annotations
 
 import base64
+import copy
 import html
 import logging
 import math
@@ -330,7 +331,11 @@ def _as_transformer(model: Any, threads, chunk_rows):
     from modenorm.transformer import Transformer
 
     if isinstance(model, Transformer):
-        return model
+        # a copy: the report's threads, chunk size and progress stay its own
+        t = copy.copy(model)
+        t.threads = threads if threads is not None else model.threads
+        t.chunk_rows = chunk_rows
+        return t
     if isinstance(model, Model):
         return Transformer.from_model(model, threads=threads, chunk_rows=chunk_rows)
     return Transformer.load(model, threads=threads, chunk_rows=chunk_rows)
@@ -398,8 +403,7 @@ def render_report(
     if not (isinstance(hist_bins, int) and 2 <= hist_bins <= 2000):
         raise ValueError(f"hist_bins must be an integer in 2..2000, got {hist_bins!r}")
     t = _as_transformer(model, threads, chunk_rows)
-    if progress is not None:
-        t.progress = progress
+    t.progress = progress if progress is not None else Progress(enabled=False)
     start = time.perf_counter()
     summaries = collect_report_data(
         t,
