@@ -16,9 +16,20 @@ from modenorm.errors import (
     UnseenCategoryError,
 )
 from modenorm.model.schema import Model
-from modenorm.transformer import Transformer, VerifyReport
 
 __version__ = "0.1.0"
+
+_LAZY = {"Transformer", "VerifyReport"}
+
+
+def __getattr__(name: str):
+    # The estimator pulls in scikit-learn and numba; import it on first use so
+    # that ``modenorm --help`` and model inspection start quickly.
+    if name in _LAZY:
+        from modenorm import transformer
+
+        return getattr(transformer, name)
+    raise AttributeError(f"module 'modenorm' has no attribute {name!r}")
 
 __all__ = [
     "Transformer",
