@@ -31,5 +31,8 @@ def small_table() -> pl.DataFrame:
             "flag": rng.random(n) < 0.3,
         }
     ).with_columns(
-        pl.when(pl.int_range(n) % 11 == 0).then(None).otherwise(pl.col("v1")).alias("v1")
+        pl.when(pl.int_range(n) % 11 == 0)
+        .then(None)
+        .otherwise(pl.col("v1"))
+        .alias("v1")
     )

@@ -1,6 +1,6 @@
 """Fit quality against scikit-learn's BayesianGaussianMixture on real columns.
 
-Goal (DESIGN.md, section 4): the mean log-likelihood per row of modenorm's
+Goal: the mean log-likelihood per row of modenorm's
 fitted mixture is within 0.005 nats of scikit-learn's with the same settings,
 or higher. Both are scored with the same plug-in density on the same rows.
 """

@@ -266,8 +266,9 @@ def histogram_case():
 @pytest.mark.parametrize("bins_log2", [10, 16])
 def test_bayesian_on_moment_histogram_near_sklearn(histogram_case, bins_log2):
     # A moment histogram errs by about (h / sigma)**2 where components overlap
-    # (ALGORITHMS.md 3b); measured here: 1.5e-3 at h / sigma_min = 0.028 (2^10)
-    # and 1.2e-7 at 4.4e-4 (2^16), in means over sigma, the worst parameter.
+    # (docs/algorithms.md, section 3); measured here: 1.5e-3 at h / sigma_min =
+    # 0.028 (2^10) and 1.2e-7 at 4.4e-4 (2^16), in means over sigma, the worst
+    # parameter.
     x, fine_edges, coarse_edges, coarse_labels, bgm = histogram_case
     edges = coarse_edges if bins_log2 == 10 else fine_edges
     counts, means, m2, _ = moment_histogram(x, edges)

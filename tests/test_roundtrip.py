@@ -80,7 +80,8 @@ def test_model_reloads_in_fresh_process_with_identical_encoding(small_table, tmp
     out = tmp_path / "enc.parquet"
     code = (
         "from modenorm import Transformer;"
-        f"Transformer.load({str(model)!r}).transform({str(data)!r}, output={str(out)!r})"
+        f"t = Transformer.load({str(model)!r});"
+        f"t.transform({str(data)!r}, output={str(out)!r})"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
     assert pl.read_parquet(out).equals(encoded)
@@ -105,7 +106,10 @@ def test_argmax_mode_choice_is_deterministic(small_table):
 def test_ranking_is_by_frequency(small_table):
     t = Transformer(seed=0).fit(small_table)
     for col in t.model_.columns:
-        counts = col.counts if col.kind == "categorical" else [m.count for m in col.modes]
+        if col.kind == "categorical":
+            counts = col.counts
+        else:
+            counts = [m.count for m in col.modes]
         assert counts == sorted(counts, reverse=True)
     encoded = t.transform(small_table)
     usage = np.bincount(encoded["amount.mode"].to_numpy())

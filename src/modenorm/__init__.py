@@ -31,6 +31,7 @@ def __getattr__(name: str):
         return getattr(transformer, name)
     raise AttributeError(f"module 'modenorm' has no attribute {name!r}")
 
+
 __all__ = [
     "Transformer",
     "VerifyReport",

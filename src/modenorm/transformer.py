@@ -143,7 +143,7 @@ class Transformer:
     (``x - offset`` for integer-like columns, ``log1p(x - lower)`` for log
     columns); decoding computes ``mean + 4 * std * alpha``, rounds it to the
     column's grid, and takes the exact side channel where that would not give
-    ``x`` back bit for bit (ALGORITHMS.md, section 4).
+    ``x`` back bit for bit (docs/algorithms.md, section 4).
 
     Examples
     --------

@@ -5,7 +5,7 @@ fused loop per chunk: responsibilities over the valid modes, the seeded
 counter-based draw restricted to modes that can represent the value with
 ``|alpha| <= 0.99``, alpha itself, and the strict check that decoding gives the
 value back bit for bit. Rows that fail the check are copied to the exact side
-channel (ALGORITHMS.md, section 4).
+channel (docs/algorithms.md, section 4).
 
 Mode ranks index per-rank parameter arrays (``rank_kind``: 0 Gaussian mode,
 1 special value, 2 null).

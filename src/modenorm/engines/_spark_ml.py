@@ -9,12 +9,12 @@ mixtures, on the same summary.
 
 Notes
 -----
-Spark's estimator runs one pass over the data per iteration (ALGORITHMS.md,
-section 2), so this costs up to 100 passes where the default needs two. Its
-components start from a random sample, have no variance floor (a component
-on a single value gets variance 0; it is raised to 1e-6 here, with a warning)
-and are reported as they are: weights, means and variances, with the plug-in
-responsibilities used for the mode draw.
+Spark's estimator runs one pass over the data per iteration
+(docs/algorithms.md, section 2), so this costs up to 100 passes where the
+default needs two. Its components start from a random sample, have no variance
+floor (a component on a single value gets variance 0; it is raised to 1e-6
+here, with a warning) and are reported as they are: weights, means and
+variances, with the plug-in responsibilities used for the mode draw.
 """
 
 from __future__ import annotations

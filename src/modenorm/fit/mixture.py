@@ -210,7 +210,7 @@ def fit_mixture(
 
     Notes
     -----
-    The E-step and sums follow ALGORITHMS.md sections 1 and 3: sums are
+    The E-step and sums follow docs/algorithms.md, sections 1 and 3: sums are
     pivoted at the current component means, so values around 1e12 keep their
     precision. With distinct-value atoms the iterates equal scikit-learn's on
     the rows up to summation order.

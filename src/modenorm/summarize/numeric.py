@@ -5,7 +5,7 @@ The fit never reads rows: it reads a summary. A first light pass
 the number of decimals; the second (:class:`Histogram`) fills either an exact
 grid of distinct values or a fine moment histogram (count, sum and sum of
 squares of in-bin offsets per bin), from which the mixture is fitted on
-weighted atoms (ALGORITHMS.md, section 3).
+weighted atoms (docs/algorithms.md, section 3).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The error of a fit on moment-histogram atoms grows with the square of the
 atoms' spread relative to the deviation of the components that share them
-(ALGORITHMS.md, section 3b). After a first fit, atoms whose spread exceeds
+(docs/algorithms.md, section 3). After a first fit, atoms whose spread exceeds
 ``TARGET`` times the narrowest deviation among the components responsible for
 them are *violators*. Their span is summarized again, finer: from the exact
 grid still in memory when the column has one, otherwise by one more pass over
