@@ -602,7 +602,7 @@ def test_zero_rows_and_one_row(fitted, table, tmp_path):
 
 
 def test_csv_with_a_short_row_reads_missing_fields_as_null(tmp_path):
-    """A known limit, written in docs/guarantees.md: short CSV rows give nulls."""
+    """A known limit, written in README.md: short CSV rows give nulls."""
     path = tmp_path / "short.csv"
     path.write_text("x,s\n1.0,a\n2.0\n3.0,a\n")
     t = Transformer().fit(path)

@@ -669,12 +669,13 @@ def test_sampler_from_codecs_matches_the_transformer(four):
 
 
 # ------------------------------------------------------------------- docs
-def test_feeding_doc_example_runs(tmp_path, monkeypatch):
-    text = (ROOT / "docs" / "feeding.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
-    assert blocks, "docs/feeding.md has no python code block"
+def test_readme_feeding_example_runs(tmp_path, monkeypatch):
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Feeding a synthesizer", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    assert blocks, "README.md's feeding section has no python code block"
     monkeypatch.chdir(tmp_path)
     namespace: dict = {"__name__": "__feeding__"}
     for code in blocks:
-        exec(compile(code, "docs/feeding.md", "exec"), namespace)
+        exec(compile(code, "README.md", "exec"), namespace)
     assert namespace["synthetic"].height == 8

@@ -400,8 +400,6 @@ class Transformer:
         if fresh is not None:
             for name, (_, fit) in zooms.items():
                 finer[name] = (fresh[name].atoms(opts.max_atoms), fit)
-        if not finer:
-            return columns
         out = []
         for col in columns:
             if col.name not in finer:
@@ -426,6 +424,20 @@ class Transformer:
                 new.stats.get("resolution", 0.0),
             )
             out.append(new)
+        for col in out:
+            resolution = (
+                col.stats.get("resolution", 0.0) if col.kind != "categorical" else 0.0
+            )
+            if resolution > 0.01:
+                logger.warning(
+                    "column %r: summary bins still span %.2g of the narrowest "
+                    "mode's deviation after refinement; the fit may differ from a "
+                    "full-data fit by about %.2g relative; raise bins (--bins) for "
+                    "a closer fit",
+                    col.name,
+                    resolution,
+                    2 * resolution**2,
+                )
         return out
 
     def _zoom_pass(self, src, engine, zooms):
