@@ -20,23 +20,17 @@ variances, with the plug-in responsibilities used for the mode draw.
 from __future__ import annotations
 
 import logging
-import math
 
 import numpy as np
 
 from modenorm.errors import ColumnError
 from modenorm.fit.columns import (
     FitOptions,
-    _alpha_dtype,
-    _mixture_doc,
-    _responsibilities,
-    _special_modes,
     fit_categorical_column,
     fit_numeric_column,
 )
 from modenorm.fit.mixture import MixtureFit
-from modenorm.model.dtypes import dtype_to_json
-from modenorm.model.schema import Mode, NumericColumn
+from modenorm.model.schema import NumericColumn
 from modenorm.summarize.numeric import ColumnSpec, Histogram, NumericScan
 
 __all__ = ["fit_columns"]
@@ -113,38 +107,6 @@ def _as_mixture_fit(name, weights, means, variances, n_iter, log_likelihood):
     )
 
 
-def _gaussian_modes(fit: MixtureFit, atoms, opts) -> tuple[list, np.ndarray]:
-    """Valid modes and their usage on the summary, as for the other mixtures."""
-    const, mean, prec = fit.log_resp_terms()
-    resp = _responsibilities(const, mean, prec, atoms.means)
-    chosen = np.bincount(resp.argmax(axis=1), minlength=len(fit.weights))
-    valid = (fit.weights > opts.weight_threshold) & (chosen > 0)
-    if not valid.any():
-        valid[np.argmax(fit.weights)] = True
-    idx = np.flatnonzero(valid)
-    sub = _responsibilities(const[idx], mean[idx], prec[idx], atoms.means)
-    if opts.mode_choice == "argmax":
-        usage = np.bincount(
-            sub.argmax(axis=1), weights=atoms.counts, minlength=len(idx)
-        )
-    else:
-        usage = atoms.counts @ sub
-    modes = [
-        (
-            Mode(
-                kind="gaussian",
-                count=float(usage[j]),
-                component=int(k),
-                mean=float(fit.means[k]),
-                std=math.sqrt(float(fit.variances[k])),
-            ),
-            int(k),
-        )
-        for j, k in enumerate(idx)
-    ]
-    return modes, valid
-
-
 def fit_spark_ml_column(
     engine, src, spec: ColumnSpec, scan: NumericScan, hist: Histogram, opts
 ) -> NumericColumn:
@@ -156,37 +118,9 @@ def fit_spark_ml_column(
             "in Spark ML; use the bayesian mixture (the default) for it"
         )
     fit = _spark_fit(engine, src, spec, scan, opts)
-    atoms = hist.atoms(opts.max_atoms)
-    gaussians, valid = _gaussian_modes(fit, atoms, opts)
-    ranked = _special_modes(spec, scan) + gaussians
-    ranked.sort(key=lambda item: (-item[0].count, item[1]))
-    modes = [m for m, _ in ranked]
-    spread = float(atoms.spreads.max()) if len(atoms.spreads) else 0.0
-    stats = {
-        "rows": scan.n_rows,
-        "nulls": scan.n_null,
-        "values": scan.n_values,
-        "min": scan.vmin,
-        "max": scan.vmax,
-        "summary": hist.mode,
-        "atoms": len(atoms.counts),
-        "resolution": spread / min(m.std for m, _ in gaussians),
-    }
-    p_dec = 10.0**scan.decimals if scan.decimals >= 0 else 1.0
-    return NumericColumn(
-        name=spec.name,
-        kind=spec.kind,
-        dtype=dtype_to_json(spec.dtype),
-        modes=modes,
-        mixture=_mixture_doc(fit, valid),
-        log=spec.log,
-        log_lower=float(hist.log_lower),
-        offset=int(hist.offset),
-        decimals=int(scan.decimals) if spec.physical == "float" else -1,
-        round_f32=dtype_to_json(spec.dtype)["name"] == "Float32",
-        alpha_dtype=_alpha_dtype(spec, scan, modes, p_dec),
-        stats=stats,
-    )
+    column = fit_numeric_column(spec, scan, hist, opts, prefit=fit)
+    column._refine_state = None  # fitted on the rows by Spark: nothing to refine
+    return column
 
 
 def fit_columns(engine, src, specs, scans, hists, cats, opts: FitOptions) -> list:

@@ -152,8 +152,8 @@ def _best_fit(atoms, opts, init_labels=None):
     return _best_fit(atoms, opts, init_labels=labels)
 
 
-def _gaussian_modes(spec, atoms, opts, name, init_labels=None):
-    fit = _best_fit(atoms, opts, init_labels)
+def _gaussian_modes(spec, atoms, opts, name, init_labels=None, prefit=None):
+    fit = prefit if prefit is not None else _best_fit(atoms, opts, init_labels)
     const, mean, prec = fit.log_resp_terms()
     resp = _responsibilities(const, mean, prec, atoms.means)
     chosen = np.bincount(resp.argmax(axis=1), minlength=len(fit.weights))
@@ -238,11 +238,14 @@ def fit_numeric_column(
     *,
     atoms=None,
     init_labels=None,
+    prefit=None,
 ) -> NumericColumn:
     """Fit one continuous, mixed or min-max column from its summaries.
 
     ``atoms`` replaces the histogram's own atoms (a refined summary), and
     ``init_labels`` starts the mixture from given labels instead of k-means.
+    ``prefit``, a mixture fitted elsewhere (such as by Spark ML), is used as it
+    is: only valid modes, ranking and storage types are derived here.
     """
     if scan.n_rows and scan.n_null == scan.n_rows:
         raise ColumnError(
@@ -270,7 +273,7 @@ def fit_numeric_column(
             ranked.append(_minmax_mode(atoms))
         else:
             gaussians, mixture, fit = _gaussian_modes(
-                spec, atoms, opts, spec.name, init_labels
+                spec, atoms, opts, spec.name, init_labels, prefit
             )
             ranked.extend(gaussians)
             ratio = local_resolution(atoms, fit.weights, fit.means, fit.variances)
