@@ -36,6 +36,12 @@ def machine() -> dict:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:
         cores = os.cpu_count() or 1
+    try:
+        import llvmlite.binding as llvm
+
+        model = f"{model}, {llvm.get_host_cpu_name()}"
+    except ImportError:
+        pass
     return {
         "cpu": model,
         "cores": cores,

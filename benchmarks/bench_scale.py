@@ -276,6 +276,7 @@ def table(results: list[tuple[int, str, dict]]) -> str:
         "tool",
         "fit + transform (s)",
         "rows/s",
+        "CPU (s)",
         "inverse (s)",
         "peak memory (MiB)",
         "values not restored",
@@ -284,7 +285,7 @@ def table(results: list[tuple[int, str, dict]]) -> str:
     lines = []
     for rows, tool, r in results:
         if "error" in r:
-            lines.append([C.human_rows(rows), TOOL_NAMES[tool], r["error"]] + [""] * 5)
+            lines.append([C.human_rows(rows), TOOL_NAMES[tool], r["error"]] + [""] * 6)
             continue
         total = r["fit_transform_s"] + r["inverse_s"]
         ratio = "1" if tool == "modenorm" else "–"
@@ -297,6 +298,7 @@ def table(results: list[tuple[int, str, dict]]) -> str:
                 TOOL_NAMES[tool],
                 C.fmt_seconds(r["fit_transform_s"]),
                 C.fmt_rate(rows, r["fit_transform_s"]),
+                C.fmt_seconds(r["fit_transform_cpu_s"]),
                 C.fmt_seconds(r["inverse_s"]),
                 f"{peak:.0f}",
                 f"{r['mismatches']:,}" if "mismatches" in r else "not checked",
