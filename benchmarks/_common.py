@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import threading
@@ -132,15 +133,24 @@ def emit(result: dict) -> None:
 def run_worker(script: str, args: list[str], *, timeout: float | None = None) -> dict:
     """Run ``script --worker ...`` in a fresh process and return its result."""
     cmd = [sys.executable, script, "--worker", *args]
+    # A session of its own, so that a timeout also stops the worker's children
+    # (Spark's JVM).
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
-        proc = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=timeout, check=False
-        )
+        stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        return {"error": f"stopped after {timeout:.0f} s"}
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        return {"error": f"stopped after {timeout / 60:.0f} min"}
+    lines = [ln for ln in stdout.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-15:]
+        tail = (stderr or stdout).strip().splitlines()[-15:]
         return {"error": f"exit code {proc.returncode}", "log": "\n".join(tail)}
     return json.loads(lines[-1])
 

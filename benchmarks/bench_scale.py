@@ -275,6 +275,7 @@ def table(results: list[tuple[int, str, dict]]) -> str:
         "rows",
         "tool",
         "fit + transform (s)",
+        "of which fit (s)",
         "rows/s",
         "CPU (s)",
         "inverse (s)",
@@ -285,7 +286,7 @@ def table(results: list[tuple[int, str, dict]]) -> str:
     lines = []
     for rows, tool, r in results:
         if "error" in r:
-            lines.append([C.human_rows(rows), TOOL_NAMES[tool], r["error"]] + [""] * 6)
+            lines.append([C.human_rows(rows), TOOL_NAMES[tool], r["error"]] + [""] * 7)
             continue
         total = r["fit_transform_s"] + r["inverse_s"]
         ratio = "1" if tool == "modenorm" else "–"
@@ -297,6 +298,7 @@ def table(results: list[tuple[int, str, dict]]) -> str:
                 C.human_rows(rows),
                 TOOL_NAMES[tool],
                 C.fmt_seconds(r["fit_transform_s"]),
+                C.fmt_seconds(r.get("fit_only_s")),
                 C.fmt_rate(rows, r["fit_transform_s"]),
                 C.fmt_seconds(r["fit_transform_cpu_s"]),
                 C.fmt_seconds(r["inverse_s"]),
