@@ -30,7 +30,7 @@ from modenorm.errors import ColumnError, ModenormError, SchemaMismatchError
 from modenorm.fit.columns import FitOptions, fit_categorical_column, fit_numeric_column
 from modenorm.fit.mixture import predict_log_proba
 from modenorm.fit.plan import plan_columns
-from modenorm.io.sinks import ParquetSink
+from modenorm.io.sinks import MODEL_KEY, ParquetSink, parquet_model_fingerprint
 from modenorm.io.sources import Source, open_source
 from modenorm.model.dtypes import dtype_from_json, physical_kind
 from modenorm.model.schema import CategoricalColumn, Model, NumericColumn
@@ -182,12 +182,12 @@ class Transformer:
         n_init: int = 10,
     ) -> None:
         self.n_init = n_init
-        self.continuous = list(continuous)
-        self.categorical = list(categorical)
-        self.mixed = {k: list(v) for k, v in (mixed or {}).items()}
-        self.minmax = list(minmax)
-        self.log = list(log)
-        self.columns = columns
+        self.continuous = _names("continuous", continuous)
+        self.categorical = _names("categorical", categorical)
+        self.mixed = _special_lists(mixed)
+        self.minmax = _names("minmax", minmax)
+        self.log = _names("log", log)
+        self.columns = None if columns is None else _names("columns", columns)
         self.max_modes = max_modes
         self.weight_threshold = weight_threshold
         self.mode_choice = mode_choice
@@ -697,10 +697,19 @@ class Transformer:
             part_rows,
             src.num_rows,
             lambda: self.encode_chunk(empty, 0, layout),
+            metadata={MODEL_KEY: self.model_.fingerprint()},
         )
 
     def _collect_or_write(
-        self, chunks, output, overwrite, compression, part_rows, expected_rows, empty
+        self,
+        chunks,
+        output,
+        overwrite,
+        compression,
+        part_rows,
+        expected_rows,
+        empty,
+        metadata=None,
     ):
         if output is None:
             parts = list(chunks)
@@ -708,7 +717,11 @@ class Transformer:
             self._check_rows(frame.height, expected_rows)
             return frame
         with ParquetSink(
-            output, compression=compression, part_rows=part_rows, overwrite=overwrite
+            output,
+            compression=compression,
+            part_rows=part_rows,
+            overwrite=overwrite,
+            metadata=metadata,
         ) as sink:
             for chunk in chunks:
                 sink.write(chunk)
@@ -716,6 +729,20 @@ class Transformer:
                 sink.write(empty())
             self._check_rows(sink.rows_written, expected_rows)
             return sink.commit()
+
+    def _check_fingerprint(self, src) -> None:
+        """Refuse Parquet encoded by another model (when it says which)."""
+        paths = getattr(src, "paths", None)
+        if not paths:
+            return
+        seen = parquet_model_fingerprint(paths[0])
+        expected = self.model_.fingerprint()
+        if seen is not None and seen != expected:
+            raise SchemaMismatchError(
+                f"{src.description} was encoded with another model (fingerprint "
+                f"{seen}, this model's is {expected}); decode it with the model "
+                "that encoded it"
+            )
 
     @staticmethod
     def _check_rows(rows: int, expected: int | None) -> None:
@@ -843,6 +870,7 @@ class Transformer:
             encoded = self._matrix_frame(encoded)
             generated = True if generated is None else generated
         src = open_source(encoded) if self.engine != "spark" else self._open(encoded)
+        self._check_fingerprint(src)
         layout = detect_layout(src.columns, self.codecs)
         clip = bool(generated)
         engine = self._engine()
@@ -1097,6 +1125,29 @@ class Transformer:
 
 def _is_text(dtype: pl.DataType) -> bool:
     return isinstance(dtype, pl.String | pl.Categorical | pl.Enum)
+
+
+def _names(option: str, names) -> list[str]:
+    """A list of column names; a lone string is refused, not split into letters."""
+    if isinstance(names, str):
+        raise ColumnError(
+            f"{option} must be a list of column names, got the string {names!r}; "
+            f"write {option}=[{names!r}]"
+        )
+    return list(names)
+
+
+def _special_lists(mixed) -> dict[str, list]:
+    """The special values of mixed columns, each a list of numbers."""
+    out = {}
+    for name, values in (mixed or {}).items():
+        if isinstance(values, str) or not isinstance(values, Iterable):
+            raise ColumnError(
+                f"mixed column {name!r}: special values must be a list of "
+                f"numbers, got {values!r}; write mixed={{{name!r}: [{values!r}]}}"
+            )
+        out[name] = list(values)
+    return out
 
 
 def predict_labels(fit, x: np.ndarray) -> np.ndarray:

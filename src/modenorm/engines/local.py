@@ -97,6 +97,13 @@ class LocalEngine:
         chunk_rows: int = 1 << 20,
         progress: Progress | None = None,
     ) -> None:
+        if threads is not None and (
+            isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
+        ):
+            raise ValueError(
+                f"threads (--threads) must be a positive integer, got {threads!r}; "
+                "leave it out to use every core"
+            )
         if isinstance(chunk_rows, bool) or not (
             isinstance(chunk_rows, int) and chunk_rows >= 1
         ):

@@ -250,7 +250,7 @@ def fit_numeric_column(
     if scan.n_rows and scan.n_null == scan.n_rows:
         raise ColumnError(
             f"column {spec.name!r}: all {scan.n_rows} values are null; there is "
-            "nothing to fit; drop the column or declare it categorical"
+            "nothing to fit; leave the column out with columns=[...] (--columns)"
         )
     ranked = _special_modes(spec, scan)
     mixture = None

@@ -396,7 +396,7 @@ def _usable_components(atoms: _Atoms, n_components: int, n_rows: float) -> int:
     n_distinct = int(np.unique(atoms.means).size)
     n_comp = min(n_components, n_distinct, max(1, math.floor(n_rows)))
     if n_comp < n_components:
-        logger.info(
+        logger.debug(
             "fitting %d components instead of %d: only %d distinct atom means "
             "and %.6g rows",
             n_comp,

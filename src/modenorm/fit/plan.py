@@ -29,8 +29,9 @@ def infer_kind(name: str, dtype: pl.DataType) -> str:
         return "categorical"
     raise ColumnError(
         f"column {name!r} has type {dtype}, which modenorm cannot encode; cast it "
-        "to a number, string, boolean, date or datetime, or leave it out with "
-        "columns=[...] (--columns)"
+        "to Float64, an integer, String, Boolean, Date or Datetime (a Decimal "
+        "column to Float64, or to String to keep it as categories), or leave it "
+        "out with columns=[...] (--columns)"
     )
 
 

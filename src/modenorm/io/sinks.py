@@ -28,6 +28,20 @@ def _temp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.partial-{uuid.uuid4().hex[:8]}")
 
 
+MODEL_KEY = "modenorm.model"
+"""Parquet key-value metadata naming the model that encoded a file."""
+
+
+def parquet_model_fingerprint(path) -> str | None:
+    """The model fingerprint an encoded Parquet file carries, if any."""
+    try:
+        meta = pq.read_schema(path).metadata or {}
+    except (pa.ArrowException, OSError):
+        return None
+    value = meta.get(MODEL_KEY.encode())
+    return value.decode() if value else None
+
+
 def check_output(path: Path, overwrite: bool) -> None:
     """Refuse an existing output unless ``overwrite`` is set."""
     if path.exists() and not overwrite:
@@ -93,7 +107,9 @@ class ParquetSink:
         overwrite: bool = False,
         row_group_rows: int = 1 << 20,
         queue_chunks: int = 2,
+        metadata: dict[str, str] | None = None,
     ) -> None:
+        self.metadata = {k.encode(): v.encode() for k, v in (metadata or {}).items()}
         if compression not in COMPRESSIONS:
             raise ValueError(
                 f"compression {compression!r} is not one of {', '.join(COMPRESSIONS)}"
@@ -125,6 +141,8 @@ class ParquetSink:
         target = self._tmp
         if self.part_rows:
             target = self._tmp / f"part-{self._part:05d}.parquet"
+        if self.metadata:
+            schema = schema.with_metadata({**(schema.metadata or {}), **self.metadata})
         dictionary = [f.name for f in schema if not pa.types.is_floating(f.type)]
         return pq.ParquetWriter(
             target,
@@ -144,11 +162,24 @@ class ParquetSink:
 
     def _write_now(self, chunk: pl.DataFrame) -> None:
         table = chunk.to_arrow()
-        if self.part_rows and self._part_rows_written >= self.part_rows:
-            self._writer.close()
-            self._writer = None
-            self._part += 1
-            self._part_rows_written = 0
+        if self.metadata:
+            table = table.replace_schema_metadata(
+                {**(table.schema.metadata or {}), **self.metadata}
+            )
+        if not self.part_rows:
+            self._write_table(table)
+            return
+        while table.num_rows:
+            if self._part_rows_written >= self.part_rows:
+                self._writer.close()
+                self._writer = None
+                self._part += 1
+                self._part_rows_written = 0
+            room = self.part_rows - self._part_rows_written
+            self._write_table(table.slice(0, room))
+            table = table.slice(room)
+
+    def _write_table(self, table: pa.Table) -> None:
         if self._writer is None:
             self._writer = self._open_writer(table.schema)
         self._writer.write_table(table, row_group_size=self.row_group_rows)

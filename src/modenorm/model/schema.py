@@ -150,6 +150,13 @@ class Model:
             "columns": [_column_to_dict(c) for c in self.columns],
         }
 
+    def fingerprint(self) -> str:
+        """A short hash of the model document, written into encoded Parquet."""
+        import hashlib
+
+        text = json.dumps(self.to_dict(), sort_keys=True, allow_nan=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
     def save(self, path: str | Path) -> None:
         """Write the model as JSON (atomically)."""
         from modenorm.io.sinks import atomic_write_text

@@ -491,9 +491,11 @@ def write_report(
         ``output`` exists and ``overwrite`` is False.
     """
     from modenorm.io.sinks import atomic_write_text, check_output
+    from modenorm.report.plots import require_matplotlib
 
     path = Path(output)
     check_output(path, overwrite)
+    require_matplotlib()
     page, summary = render_report(source, model, **options)
     atomic_write_text(path, page)
     summary["output"] = str(path)

@@ -43,14 +43,21 @@ INK = "#1d2733"
 DPI = 100
 
 
-def _figure(width: float, height: float):
+def require_matplotlib() -> None:
+    """Raise a clear error, before any work, when matplotlib is missing."""
     try:
-        from matplotlib.figure import Figure
+        import matplotlib.figure  # noqa: F401
     except ImportError as exc:
         raise ModenormError(
             "the report draws its figures with matplotlib, which is not "
             "installed; install it with: pip install 'modenorm[report]'"
         ) from exc
+
+
+def _figure(width: float, height: float):
+    require_matplotlib()
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     fig.set_facecolor("white")
     return fig
