@@ -122,6 +122,7 @@ class Stages:
         self.result[f"{name}_cpu_s"] = time.process_time() - c0
         self.rss.peak = max(self.rss.peak, self.rss.process.memory_info().rss)
         self.result[f"{name}_peak_mib"] = self.rss.peak / 2**20
+        self.result[f"{name}_load"] = os.getloadavg()[0]
         return value
 
 

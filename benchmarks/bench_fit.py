@@ -286,7 +286,8 @@ def main_driver(args) -> None:
                 if "fit_s" in result:
                     print(
                         f"    fit {result['fit_s']:.2f} s, log-likelihood "
-                        f"{result['loglik']:.5f}",
+                        f"{result['loglik']:.5f}, load average "
+                        f"{result['fit_load']:.2f}",
                         flush=True,
                     )
                 else:

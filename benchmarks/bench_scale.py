@@ -259,7 +259,8 @@ def run_tool(tool, data, rows, args, workdir) -> dict:
             f"    fit+transform {result['fit_transform_s']:.2f} s, inverse "
             f"{result['inverse_s']:.2f} s, peak "
             f"{max(result['fit_transform_peak_mib'], result['inverse_peak_mib']):.0f}"
-            f" MiB, mismatches {result.get('mismatches', '?')}",
+            f" MiB, mismatches {result.get('mismatches', '?')}, load average "
+            f"{result['fit_transform_load']:.2f} / {result['inverse_load']:.2f}",
             flush=True,
         )
     return result
