@@ -830,8 +830,11 @@ class Transformer:
         overwrite: bool = False,
         compression: str = "zstd",
         generated: bool | None = None,
+        part_rows: int | None = None,
     ) -> pl.DataFrame | Path:
         """Decode an encoded table (either layout) back to the original columns.
+
+        ``part_rows`` writes a folder of part files of that many rows each.
 
         Parameters
         ----------
@@ -897,7 +900,7 @@ class Transformer:
             output,
             overwrite,
             compression,
-            None,
+            part_rows,
             src.num_rows,
             lambda: self.decode_chunk(empty, layout, clip=clip),
         )

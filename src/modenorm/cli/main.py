@@ -449,6 +449,7 @@ def cmd_inverse(args) -> dict:
         overwrite=args.overwrite,
         compression=args.compression,
         generated=args.generated,
+        part_rows=args.part_rows,
     )
     seconds = time.perf_counter() - start
     _say(args, f"wrote {args.output} ({seconds:.2f} s)")
