@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 ALPHA_LIMIT = 0.99
 FLOAT32_STD_LIMIT = 1e6
-SCREEN_ATOMS = 1 << 14
+SCREEN_ATOMS = 1 << 12
 MAX_STD = 2.0**1020  # keeps 4 * std finite in the kernels
 
 
