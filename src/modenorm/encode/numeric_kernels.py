@@ -103,6 +103,17 @@ def _pick_mode(t, g_const, g_mean, g_prec, g_sd4, argmax_flag, u, lp, feas):
 
 
 @strict
+def _fixed_rank(is_null, key, sp_keys, sp_rank, null_rank):
+    """``(True, rank)`` for a null or special value, ``(False, 0)`` otherwise."""
+    if is_null:
+        return True, null_rank
+    for s in range(sp_keys.shape[0]):
+        if key == sp_keys[s]:
+            return True, sp_rank[s]
+    return False, 0
+
+
+@strict
 def encode_float(
     x,
     is_null,
@@ -140,18 +151,10 @@ def encode_float(
     for i in range(n):
         exact_flag[i] = False
         exact_out[i] = 0.0
-        if is_null[i]:
+        fixed, rank = _fixed_rank(is_null[i], bits[i], sp_bits, sp_rank, null_rank)
+        if fixed:
             alpha_out[i] = 0.0
-            mode_out[i] = null_rank
-            continue
-        special = -1
-        for s in range(sp_bits.shape[0]):
-            if bits[i] == sp_bits[s]:
-                special = s
-                break
-        if special >= 0:
-            alpha_out[i] = 0.0
-            mode_out[i] = sp_rank[special]
+            mode_out[i] = rank
             continue
         if k_valid == 0:
             alpha_out[i] = 0.0
@@ -222,18 +225,10 @@ def encode_int(
     for i in range(n):
         exact_flag[i] = False
         exact_out[i] = 0
-        if is_null[i]:
+        fixed, rank = _fixed_rank(is_null[i], x[i], sp_vals, sp_rank, null_rank)
+        if fixed:
             alpha_out[i] = 0.0
-            mode_out[i] = null_rank
-            continue
-        special = -1
-        for s in range(sp_vals.shape[0]):
-            if x[i] == sp_vals[s]:
-                special = s
-                break
-        if special >= 0:
-            alpha_out[i] = 0.0
-            mode_out[i] = sp_rank[special]
+            mode_out[i] = rank
             continue
         if k_valid == 0:
             alpha_out[i] = 0.0
